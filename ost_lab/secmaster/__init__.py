@@ -1,0 +1,1 @@
+"""The securities master: an SQLite file holding instruments, symbology, bars and ticks."""
