@@ -1,0 +1,298 @@
+"""The order and its explicit state machine, plus bracket / OCO linkage.
+
+Every change of ``Order.status`` goes through :meth:`Order.apply`, which checks the transition
+table and records an :class:`~ost_lab.core.events.OrderEvent`. Illegal transitions raise
+:class:`IllegalTransition`; overfills raise :class:`OverfillError`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ost_lab.core.events import OrderEvent
+from ost_lab.core.types import OrderStatus, OrderType, Side, TimeInForce, TrailingOffsetType
+
+__all__ = [
+    "TRANSITIONS",
+    "IllegalTransition",
+    "Order",
+    "OrderIdGenerator",
+    "OverfillError",
+    "link_bracket",
+    "link_oco",
+]
+
+S = OrderStatus
+
+#: Allowed ``status -> {next statuses}``. Terminal states have no outgoing edges.
+TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    S.INITIALIZED: frozenset({S.SUBMITTED, S.REJECTED, S.CANCELED}),
+    S.SUBMITTED: frozenset(
+        {S.ACCEPTED, S.REJECTED, S.CANCELED, S.PENDING_CANCEL, S.PARTIALLY_FILLED, S.FILLED}
+    ),
+    S.ACCEPTED: frozenset(
+        {
+            S.PARTIALLY_FILLED,
+            S.FILLED,
+            S.CANCELED,
+            S.EXPIRED,
+            S.PENDING_CANCEL,
+            S.PENDING_MODIFY,
+            S.ACCEPTED,  # a modify acknowledged without a pending state
+        }
+    ),
+    S.PARTIALLY_FILLED: frozenset(
+        {
+            S.PARTIALLY_FILLED,
+            S.FILLED,
+            S.CANCELED,
+            S.EXPIRED,
+            S.PENDING_CANCEL,
+            S.PENDING_MODIFY,
+        }
+    ),
+    S.PENDING_CANCEL: frozenset({S.CANCELED, S.PARTIALLY_FILLED, S.FILLED, S.EXPIRED, S.ACCEPTED}),
+    S.PENDING_MODIFY: frozenset(
+        {S.ACCEPTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELED, S.EXPIRED, S.PENDING_CANCEL}
+    ),
+    S.FILLED: frozenset(),
+    S.CANCELED: frozenset(),
+    S.REJECTED: frozenset(),
+    S.EXPIRED: frozenset(),
+}
+
+
+class IllegalTransition(RuntimeError):
+    """Raised when an order is asked to move along an edge not in :data:`TRANSITIONS`."""
+
+
+class OverfillError(RuntimeError):
+    """Raised when a fill would make the filled quantity exceed the order quantity."""
+
+
+class OrderIdGenerator:
+    """Deterministic order ids (``prefix-000001`` ...); one per engine so runs are reproducible."""
+
+    def __init__(self, prefix: str = "O") -> None:
+        self._prefix = prefix
+        self._n = 0
+
+    def __call__(self) -> str:
+        self._n += 1
+        return f"{self._prefix}-{self._n:06d}"
+
+
+_EPS = 1e-9
+
+
+@dataclass(slots=True, eq=False)
+class Order:
+    """A single order. Quantities are unsigned; ``side`` gives the direction.
+
+    Prices: ``limit_price`` for LIMIT / STOP_LIMIT / LIMIT_IF_TOUCHED; ``stop_price`` is the
+    trigger for STOP / STOP_LIMIT / MARKET_IF_TOUCHED / LIMIT_IF_TOUCHED and the current stop
+    level of a TRAILING_STOP (maintained by the matcher from ``trailing_offset``).
+    ``expire_ts`` is the ns time at which a DAY or GTD order expires.
+    """
+
+    id: str
+    symbol: str
+    side: Side
+    qty: float
+    type: OrderType = OrderType.MARKET
+    limit_price: float = math.nan
+    stop_price: float = math.nan
+    tif: TimeInForce = TimeInForce.GTC
+    expire_ts: int = -1
+    tag: str = ""
+    strategy_id: str = ""
+    trailing_offset: float = math.nan
+    trailing_offset_type: TrailingOffsetType = TrailingOffsetType.PRICE
+    reduce_only: bool = False
+    parent_id: str = ""
+    child_ids: list[str] = field(default_factory=list)
+    oco_ids: list[str] = field(default_factory=list)
+    status: OrderStatus = OrderStatus.INITIALIZED
+    filled_qty: float = 0.0
+    avg_fill_price: float = math.nan
+    triggered: bool = False
+    ts_init: int = 0
+    ts_last: int = 0
+    events: list[OrderEvent] = field(default_factory=list)
+    _resume_status: OrderStatus = OrderStatus.ACCEPTED
+
+    def __post_init__(self) -> None:
+        self.side = Side(self.side)
+        self.type = OrderType(self.type)
+        self.tif = TimeInForce(self.tif)
+        if not (self.qty > 0 and math.isfinite(self.qty)):
+            raise ValueError(f"order qty must be positive and finite, got {self.qty!r}")
+        needs_limit = self.type in (
+            OrderType.LIMIT,
+            OrderType.STOP_LIMIT,
+            OrderType.LIMIT_IF_TOUCHED,
+        )
+        needs_stop = self.type in (
+            OrderType.STOP,
+            OrderType.STOP_LIMIT,
+            OrderType.MARKET_IF_TOUCHED,
+            OrderType.LIMIT_IF_TOUCHED,
+        )
+        if needs_limit and not math.isfinite(self.limit_price):
+            raise ValueError(f"{self.type.name} order needs a limit_price")
+        if needs_stop and not math.isfinite(self.stop_price):
+            raise ValueError(f"{self.type.name} order needs a stop_price (trigger)")
+        if self.type is OrderType.TRAILING_STOP and not (
+            math.isfinite(self.trailing_offset) and self.trailing_offset > 0
+        ):
+            raise ValueError("TRAILING_STOP order needs a positive trailing_offset")
+        if self.tif is TimeInForce.GTD and self.expire_ts < 0:
+            raise ValueError("GTD order needs expire_ts")
+        self.ts_last = self.ts_init
+
+    # ----------------------------------------------------------------- queries
+    @property
+    def leaves_qty(self) -> float:
+        """Quantity still to fill."""
+        return max(self.qty - self.filled_qty, 0.0)
+
+    @property
+    def is_open(self) -> bool:
+        """True while the order can still fill or be canceled at the venue."""
+        return self.status.is_open
+
+    @property
+    def is_terminal(self) -> bool:
+        """True once filled, canceled, rejected or expired."""
+        return self.status.is_terminal
+
+    @property
+    def signed_qty(self) -> float:
+        """Order quantity with the side's sign."""
+        return float(self.side) * self.qty
+
+    # ------------------------------------------------------------ transitions
+    def apply(self, status: OrderStatus, ts: int, reason: str = "") -> OrderEvent:
+        """Move to ``status`` at ``ts`` if the transition is legal; return the event."""
+        if status not in TRANSITIONS[self.status]:
+            raise IllegalTransition(
+                f"order {self.id}: {self.status.name} -> {status.name} is not allowed"
+            )
+        if ts < self.ts_last:
+            raise ValueError(f"order {self.id}: event ts {ts} is before last event {self.ts_last}")
+        if status in (S.PENDING_CANCEL, S.PENDING_MODIFY) and self.status not in (
+            S.PENDING_CANCEL,
+            S.PENDING_MODIFY,
+        ):
+            self._resume_status = self.status
+        event = OrderEvent(
+            ts=ts, order_id=self.id, status=status, prev_status=self.status, reason=reason
+        )
+        self.status = status
+        self.ts_last = ts
+        self.events.append(event)
+        return event
+
+    def submit(self, ts: int) -> OrderEvent:
+        """Sent to the broker."""
+        return self.apply(S.SUBMITTED, ts)
+
+    def accept(self, ts: int) -> OrderEvent:
+        """Acknowledged by the broker and working."""
+        return self.apply(S.ACCEPTED, ts)
+
+    def reject(self, ts: int, reason: str) -> OrderEvent:
+        """Refused (by the risk engine or the broker); ``reason`` says why."""
+        return self.apply(S.REJECTED, ts, reason)
+
+    def request_cancel(self, ts: int) -> OrderEvent:
+        """Cancel sent, not yet confirmed."""
+        return self.apply(S.PENDING_CANCEL, ts)
+
+    def cancel(self, ts: int, reason: str = "") -> OrderEvent:
+        """Cancel confirmed."""
+        return self.apply(S.CANCELED, ts, reason)
+
+    def expire(self, ts: int, reason: str = "") -> OrderEvent:
+        """Time in force ran out."""
+        return self.apply(S.EXPIRED, ts, reason)
+
+    def request_modify(self, ts: int) -> OrderEvent:
+        """Modify sent, not yet confirmed."""
+        return self.apply(S.PENDING_MODIFY, ts)
+
+    def revert_pending(self, ts: int, reason: str = "") -> OrderEvent:
+        """A pending cancel/modify was refused or a modify was confirmed: resume working."""
+        if self.status not in (S.PENDING_CANCEL, S.PENDING_MODIFY):
+            raise IllegalTransition(f"order {self.id}: not pending ({self.status.name})")
+        back = S.PARTIALLY_FILLED if self.filled_qty > 0 else S.ACCEPTED
+        return self.apply(back, ts, reason)
+
+    def modify(
+        self,
+        ts: int,
+        qty: float | None = None,
+        limit_price: float | None = None,
+        stop_price: float | None = None,
+    ) -> OrderEvent:
+        """Confirm a modification (from PENDING_MODIFY or directly from ACCEPTED)."""
+        if self.status not in (S.PENDING_MODIFY, S.ACCEPTED, S.PARTIALLY_FILLED):
+            raise IllegalTransition(f"order {self.id}: cannot modify while {self.status.name}")
+        if qty is not None:
+            if not (qty > self.filled_qty + _EPS and math.isfinite(qty)):
+                raise ValueError(
+                    f"order {self.id}: new qty {qty} must exceed filled qty {self.filled_qty}"
+                )
+            self.qty = float(qty)
+        if limit_price is not None:
+            self.limit_price = float(limit_price)
+        if stop_price is not None:
+            self.stop_price = float(stop_price)
+        if self.status is S.PARTIALLY_FILLED:
+            return self.apply(S.PARTIALLY_FILLED, ts, "modified")
+        if self.status is S.PENDING_MODIFY:
+            return self.revert_pending(ts, "modified")
+        return self.apply(S.ACCEPTED, ts, "modified")
+
+    def fill(self, ts: int, qty: float, price: float) -> OrderEvent:
+        """Record an execution of ``qty`` at ``price``; moves to PARTIALLY_FILLED or FILLED."""
+        if not (qty > 0 and math.isfinite(qty) and math.isfinite(price)):
+            raise ValueError(f"order {self.id}: bad fill qty={qty!r} price={price!r}")
+        if self.filled_qty + qty > self.qty + _EPS:
+            raise OverfillError(
+                f"order {self.id}: fill of {qty} exceeds leaves qty {self.leaves_qty}"
+            )
+        new_filled = self.filled_qty + qty
+        done = new_filled >= self.qty - _EPS
+        target = S.FILLED if done else S.PARTIALLY_FILLED
+        if target not in TRANSITIONS[self.status]:
+            raise IllegalTransition(f"order {self.id}: cannot fill while {self.status.name}")
+        prev_value = 0.0 if self.filled_qty == 0 else self.avg_fill_price * self.filled_qty
+        self.avg_fill_price = (prev_value + price * qty) / new_filled
+        self.filled_qty = self.qty if done else new_filled
+        return self.apply(target, ts)
+
+
+def link_oco(*orders: Order) -> None:
+    """One-cancels-other: when any member fills (even partly) the others are canceled."""
+    ids = [o.id for o in orders]
+    for o in orders:
+        o.oco_ids = [i for i in ids if i != o.id]
+
+
+def link_bracket(entry: Order, take_profit: Order | None, stop_loss: Order | None) -> None:
+    """Attach exit orders to an entry. Children wait (INITIALIZED) until the entry fills; then
+    they are submitted for the filled quantity. Take-profit and stop-loss form an OCO pair."""
+    children = [c for c in (take_profit, stop_loss) if c is not None]
+    for c in children:
+        if c.side is entry.side:
+            raise ValueError("bracket exits must be on the opposite side of the entry")
+        if c.symbol != entry.symbol:
+            raise ValueError("bracket exits must trade the entry's symbol")
+        c.parent_id = entry.id
+        c.tag = c.tag or entry.tag
+        c.strategy_id = c.strategy_id or entry.strategy_id
+    entry.child_ids = [c.id for c in children]
+    if len(children) == 2:
+        link_oco(*children)
