@@ -90,10 +90,7 @@ def ema_update(state: np.ndarray, x: float) -> float:
     n = state[0]
     a = state[1]
     count = state[2]
-    if count == 0.0:
-        y = x
-    else:
-        y = (1.0 - a) * state[3] + a * x
+    y = x if count == 0.0 else (1.0 - a) * state[3] + a * x
     state[3] = y
     if count < n:
         count += 1.0
@@ -282,7 +279,10 @@ def rsi(values: np.ndarray, n: int) -> np.ndarray:
 
 @njit(cache=True)
 def meanvar_init(n: int, k: float = 2.0) -> np.ndarray:
-    """State for a rolling mean and population variance (sliding Welford)."""
+    """State for a rolling mean and population variance.
+
+    Sliding Welford update, with an exact two-pass recompute every n values (amortised O(1)).
+    """
     if n < 1:
         raise ValueError("n must be >= 1")
     s = np.zeros(6 + n)
@@ -311,12 +311,22 @@ def meanvar_update(state: np.ndarray, x: float) -> tuple[float, float]:
         delta = x - mean
         mean += delta / count
         m2 += delta * (x - mean)
-    if m2 < 0.0:
-        m2 = 0.0
     state[6 + pos] = x
     pos += 1
     if pos == n:
         pos = 0
+        if count >= n:
+            # exact two-pass refresh once per window: stops rounding drift accumulating
+            total = 0.0
+            for i in range(n):
+                total += state[6 + i]
+            mean = total / n
+            m2 = 0.0
+            for i in range(n):
+                d = state[6 + i] - mean
+                m2 += d * d
+    if m2 < 0.0:
+        m2 = 0.0
     state[2] = pos
     state[3] = mean
     state[4] = m2
@@ -447,10 +457,7 @@ def macd_update(state: np.ndarray, x: float) -> tuple[float, float, float]:
     m = ef - es
     asig = 2.0 / (nsig + 1.0)
     sc = state[6]
-    if sc == 0.0:
-        sg = m
-    else:
-        sg = (1.0 - asig) * state[7] + asig * m
+    sg = m if sc == 0.0 else (1.0 - asig) * state[7] + asig * m
     state[7] = sg
     if sc < nsig:
         sc += 1.0

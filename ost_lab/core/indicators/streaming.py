@@ -205,16 +205,13 @@ class RSI:
             al = (self._al * (n - 1.0) + lo) / n
         self._ag = ag
         self._al = al
-        if al == 0.0:
-            v = 50.0 if ag == 0.0 else 100.0
-        else:
-            v = 100.0 - 100.0 / (1.0 + ag / al)
+        v = (50.0 if ag == 0.0 else 100.0) if al == 0.0 else 100.0 - 100.0 / (1.0 + ag / al)
         self.value = v
         return v
 
 
 class _MeanVar:
-    """Rolling mean and population variance (sliding Welford) over n values."""
+    """Rolling mean and population variance: sliding Welford, exact refresh every n values."""
 
     __slots__ = ("_buf", "_count", "_m2", "_mean", "_pos", "n")
 
@@ -242,11 +239,23 @@ class _MeanVar:
             delta = x - mean
             mean += delta / self._count
             m2 += delta * (x - mean)
+        buf = self._buf
+        buf[pos] = x
+        pos += 1
+        if pos == n:
+            pos = 0
+            if self._count >= n:
+                total = 0.0
+                for b in buf:
+                    total += b
+                mean = total / n
+                m2 = 0.0
+                for b in buf:
+                    d = b - mean
+                    m2 += d * d
         if m2 < 0.0:
             m2 = 0.0
-        self._buf[pos] = x
-        pos += 1
-        self._pos = 0 if pos == n else pos
+        self._pos = pos
         self._mean = mean
         self._m2 = m2
         if self._count < n:
