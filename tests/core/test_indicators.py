@@ -301,7 +301,7 @@ def test_random_against_references(xs: list[float], n: int) -> None:
 # ------------------------------------------------- use inside a jitted kernel
 
 
-@njit(cache=True)
+@njit  # no cache: test modules are not importable by numba's cache loader
 def _kernel_strategy(close: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     fast = ind.sma_init(5)
     slow = ind.ema_init(20)
