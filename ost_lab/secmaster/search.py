@@ -19,7 +19,8 @@ def search(
     asset_class: str | None = None,
     limit: int = 50,
 ) -> list[dict[str, Any]]:
-    """Instruments whose symbol starts with ``text`` or whose description contains every word.
+    """Instruments whose symbol starts with ``text`` or whose description has words starting
+    with every word of ``text`` (case-insensitive).
 
     Symbol-prefix matches rank first. Each result carries its coverage per timeframe.
     """
@@ -28,17 +29,17 @@ def search(
     words = text.split()
     if words:
         prefix = _like(text.strip()) + "%"
-        desc = " AND ".join(["i.description LIKE ? ESCAPE '\\'"] * len(words))
+        desc = " AND ".join(["(' ' || i.description) LIKE ? ESCAPE '\\'"] * len(words))
         where.append(
             "(i.symbol LIKE ? ESCAPE '\\' OR i.instrument_id IN "
             "(SELECT instrument_id FROM symbology WHERE symbol LIKE ? ESCAPE '\\') "
             f"OR ({desc}))"
         )
-        params += [prefix, prefix, *(f"%{_like(w)}%" for w in words)]
+        params += [prefix, prefix, *(f"% {_like(w)}%" for w in words)]
         rank = "CASE WHEN i.symbol LIKE ? ESCAPE '\\' THEN 0 ELSE 1 END"
         rank_params: list[Any] = [prefix]
     else:
-        rank, rank_params = "0", []
+        rank, rank_params = "", []
     if asset_class:
         where.append("i.asset_class = ?")
         params.append(asset_class)
@@ -46,7 +47,7 @@ def search(
         "SELECT i.instrument_id, i.symbol, i.asset_class, i.currency, i.exchange, i.multiplier, "
         "i.tick_size, i.lot_size, i.expiry, i.description FROM instruments i "
         + (f"WHERE {' AND '.join(where)} " if where else "")
-        + f"ORDER BY {rank}, i.symbol, i.instrument_id LIMIT ?"
+        + f"ORDER BY {rank + ', ' if rank else ''}i.symbol, i.instrument_id LIMIT ?"
     )
     rows = conn.execute(sql, [*params, *rank_params, int(limit)]).fetchall()
     out: list[dict[str, Any]] = []
