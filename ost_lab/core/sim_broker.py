@@ -1,0 +1,209 @@
+"""A simulated broker: matches working orders against bars/ticks with :mod:`core.matching`.
+
+Used by replay (over history) and sandbox (over a live feed), so both fill the same way. The
+replay package may swap the Python loop for numba kernels built from the same matching rules.
+
+Fill timing (explicit, see docs/core.md):
+
+* ``"next_open"`` (default): an order submitted while bar t is handled is first matched against
+  bar t+1; a market order fills at bar t+1's open (fill ts = ``bar.ts_open``).
+* ``"close"``: a MARKET order submitted in ``on_bar(t)`` fills at once at bar t's close (fill ts
+  = bar t's ts). Other types still start working with bar t+1.
+
+Ticks are matched as a bar with open = high = low = close = the tick price (``ask`` for buys and
+``bid`` for sells when present).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from ost_lab.core import matching
+from ost_lab.core.broker import BrokerEvent
+from ost_lab.core.events import Bar, FillEvent, MarketEvent
+from ost_lab.core.orders import Order
+from ost_lab.core.types import Instrument, OrderType, Side, TimeInForce, TrailingOffsetType
+
+__all__ = ["Commission", "FillTiming", "SimulatedBroker"]
+
+FillTiming = Literal["next_open", "close"]
+
+_SLIPPED = frozenset(
+    {OrderType.MARKET, OrderType.STOP, OrderType.MARKET_IF_TOUCHED, OrderType.TRAILING_STOP}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Commission:
+    """Commission per fill: ``max(minimum, per_unit * qty + bps/1e4 * notional)``."""
+
+    per_unit: float = 0.0
+    bps: float = 0.0
+    minimum: float = 0.0
+
+    def __call__(self, qty: float, price: float, multiplier: float = 1.0) -> float:
+        fee = self.per_unit * qty + self.bps * 1e-4 * qty * price * multiplier
+        return max(self.minimum, fee) if fee > 0 or self.minimum > 0 else 0.0
+
+
+class SimulatedBroker:
+    """Implements :class:`~ost_lab.core.broker.Broker` with simulated fills."""
+
+    def __init__(
+        self,
+        instruments: Mapping[str, Instrument] | None = None,
+        *,
+        fill_timing: FillTiming = "next_open",
+        commission: Commission | None = None,
+        slippage_ticks: float = 0.0,
+        max_volume_fraction: float = 0.0,
+    ) -> None:
+        if fill_timing not in ("next_open", "close"):
+            raise ValueError(f"unknown fill_timing {fill_timing!r}")
+        self.instruments: dict[str, Instrument] = dict(instruments or {})
+        self.fill_timing: FillTiming = fill_timing
+        self.commission = commission or Commission()
+        self.slippage_ticks = float(slippage_ticks)
+        self.max_volume_fraction = float(max_volume_fraction)
+        self._working: dict[str, Order] = {}
+        self._last: dict[str, tuple[int, float]] = {}
+        self._events: list[BrokerEvent] = []
+        self._fill_seq = 0
+
+    # ------------------------------------------------------------ protocol
+    def submit(self, order: Order, ts: int) -> None:
+        """Accept the order; in ``close`` timing fill a market order at the last close now."""
+        self._events.append(order.submit(ts))
+        self._events.append(order.accept(ts))
+        last = self._last.get(order.symbol)
+        if order.type is OrderType.TRAILING_STOP and math.isnan(order.stop_price) and last:
+            order.stop_price = self._trail_init(order, last[1])
+        if self.fill_timing == "close" and order.type is OrderType.MARKET and last is not None:
+            self._fill(order, ts, order.leaves_qty, last[1])
+            return
+        self._working[order.id] = order
+
+    def cancel(self, order: Order, ts: int) -> None:
+        """Cancel at once (the simulated venue confirms immediately)."""
+        if self._working.pop(order.id, None) is not None and order.is_open:
+            self._events.append(order.cancel(max(ts, order.ts_last)))
+
+    def modify(
+        self,
+        order: Order,
+        ts: int,
+        qty: float | None = None,
+        limit_price: float | None = None,
+        stop_price: float | None = None,
+    ) -> None:
+        """Apply a modification at once; rejected modifications raise ``ValueError``."""
+        if order.id not in self._working:
+            raise ValueError(f"order {order.id} is not working")
+        self._events.append(order.modify(max(ts, order.ts_last), qty, limit_price, stop_price))
+
+    def drain_events(self) -> list[BrokerEvent]:
+        """Events since the last call."""
+        out, self._events = self._events, []
+        return out
+
+    def working_orders(self) -> list[Order]:
+        """Orders currently working, in submission order."""
+        return list(self._working.values())
+
+    def on_market_data(self, event: MarketEvent) -> None:
+        """Match working orders of the event's symbol against it."""
+        sym = event.symbol
+        if isinstance(event, Bar):
+            o, h, lo, c = event.open, event.high, event.low, event.close
+            ts_open, ts_close, volume = event.ts_open, event.ts, event.volume
+            buy_px = sell_px = math.nan
+        else:
+            o = h = lo = c = event.price
+            ts_open = ts_close = event.ts
+            volume = event.size
+            buy_px, sell_px = event.ask, event.bid
+        for order in [x for x in self._working.values() if x.symbol == sym]:
+            self._match(order, o, h, lo, c, ts_open, ts_close, volume, buy_px, sell_px)
+            if order.is_terminal:
+                del self._working[order.id]
+        self._last[sym] = (ts_close, c)
+
+    # ------------------------------------------------------------ internals
+    def _inst(self, symbol: str) -> Instrument:
+        inst = self.instruments.get(symbol)
+        if inst is None:
+            inst = self.instruments[symbol] = Instrument(symbol)
+        return inst
+
+    @staticmethod
+    def _trail_init(order: Order, ref: float) -> float:
+        pct = order.trailing_offset_type is TrailingOffsetType.PERCENT
+        return matching.trailing_stop_init(int(order.side), ref, order.trailing_offset, pct)
+
+    def _match(
+        self,
+        order: Order,
+        o: float,
+        h: float,
+        lo: float,
+        c: float,
+        ts_open: int,
+        ts_close: int,
+        volume: float,
+        buy_px: float,
+        sell_px: float,
+    ) -> None:
+        if matching.is_expired(order.expire_ts, ts_open):
+            self._events.append(order.expire(max(ts_open, order.ts_last), "time in force"))
+            return
+        side = int(order.side)
+        quote = buy_px if side > 0 else sell_px
+        if not math.isnan(quote):  # tick with a quote: trade at the touch
+            o = h = lo = c = quote
+        if order.type is OrderType.TRAILING_STOP and math.isnan(order.stop_price):
+            order.stop_price = self._trail_init(order, o)
+        price, trig = matching.match_bar(
+            side, int(order.type), order.limit_price, order.stop_price, order.triggered, o, h, lo, c
+        )
+        order.triggered = trig
+        if not math.isnan(price):
+            inst = self._inst(order.symbol)
+            qty = matching.fill_quantity(
+                order.leaves_qty, volume, self.max_volume_fraction, inst.lot_size
+            )
+            if order.tif is TimeInForce.FOK and qty < order.leaves_qty - 1e-9:
+                qty = 0.0
+            if qty > 0:
+                fill_ts = ts_open if price == o else ts_close
+                if order.type in _SLIPPED and self.slippage_ticks:
+                    price = matching.slip(side, price, self.slippage_ticks, inst.tick_size)
+                self._fill(order, fill_ts, qty, price)
+        if order.is_open and order.type is OrderType.TRAILING_STOP:
+            pct = order.trailing_offset_type is TrailingOffsetType.PERCENT
+            order.stop_price = matching.trailing_stop_update(
+                side, order.stop_price, order.trailing_offset, pct, h, lo
+            )
+        if order.is_open and order.tif in (TimeInForce.IOC, TimeInForce.FOK):
+            self._events.append(order.cancel(max(ts_close, order.ts_last), "unfilled IOC/FOK"))
+
+    def _fill(self, order: Order, ts: int, qty: float, price: float) -> None:
+        ts = max(ts, order.ts_last)
+        inst = self._inst(order.symbol)
+        self._events.append(order.fill(ts, qty, price))
+        self._fill_seq += 1
+        self._events.append(
+            FillEvent(
+                ts=ts,
+                order_id=order.id,
+                symbol=order.symbol,
+                side=Side(order.side),
+                qty=qty,
+                price=price,
+                commission=self.commission(qty, price, inst.multiplier),
+                tag=order.tag,
+                fill_id=f"F-{self._fill_seq:06d}",
+            )
+        )
