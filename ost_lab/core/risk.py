@@ -172,7 +172,11 @@ class RiskEngine:
         pending = sum(
             o.leaves_qty * float(o.side)
             for o in open_orders
-            if o.symbol == order.symbol and o.side is order.side and o.is_open and o is not order
+            if o.symbol == order.symbol
+            and o.side is order.side
+            and o.is_open
+            and o is not order
+            and o.id not in order.oco_ids  # mutually exclusive with this order
         )
         after = pos + pending + sq
         reduces = abs(pos + sq) < abs(pos) and pending == 0.0
@@ -209,7 +213,7 @@ class RiskEngine:
                     * _reference_price(o, portfolio)
                     * portfolio.instrument(o.symbol).multiplier
                     for o in open_orders
-                    if o.is_open and o.side > 0 and o is not order
+                    if o.is_open and o.side > 0 and o is not order and o.id not in order.oco_ids
                 )
                 cost = sq * price * inst.multiplier
                 if cost + committed > portfolio.cash + 1e-9:

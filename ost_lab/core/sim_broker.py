@@ -192,9 +192,9 @@ class SimulatedBroker:
     def _fill(self, order: Order, ts: int, qty: float, price: float) -> None:
         ts = max(ts, order.ts_last)
         inst = self._inst(order.symbol)
-        self._events.append(order.fill(ts, qty, price))
+        status_event = order.fill(ts, qty, price)
         self._fill_seq += 1
-        self._events.append(
+        self._events.append(  # the fill is booked before the status change is dispatched
             FillEvent(
                 ts=ts,
                 order_id=order.id,
@@ -207,3 +207,4 @@ class SimulatedBroker:
                 fill_id=f"F-{self._fill_seq:06d}",
             )
         )
+        self._events.append(status_event)

@@ -1,0 +1,426 @@
+"""The one event loop shared by replay, sandbox and live.
+
+Per market event, in this order::
+
+    1. run control polled (stop / cancel), stale-feed watchdog fed
+    2. broker.on_market_data(event)      simulated matching: orders from earlier events fill
+    3. broker events dispatched          fills -> portfolio -> bracket/OCO -> on_order/on_fill
+    4. mark to market, history append    the bar becomes visible only now (it has closed)
+    5. strategy hooks (on_bar / on_tick) orders -> risk engine -> broker
+    6. broker events dispatched again    (same-bar-close fills, rejections)
+    7. equity recorded, daily-loss check, progress callback
+
+So a fill at bar t's open is in the portfolio before ``on_bar(t)`` runs, and nothing from bar t
+is visible before bar t closes. Only the feed and the broker differ between modes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pandas as pd
+
+from ost_lab.core.broker import Broker, BrokerEvent
+from ost_lab.core.events import Bar, FillEvent, MarketEvent, OrderEvent, Tick
+from ost_lab.core.orders import Order, OrderIdGenerator
+from ost_lab.core.portfolio import Portfolio
+from ost_lab.core.risk import ALL, RiskEngine, RiskRejection, StaleFeedWatchdog
+from ost_lab.core.sim_broker import Commission, FillTiming, SimulatedBroker
+from ost_lab.core.strategy import Strategy
+from ost_lab.core.types import AccountType, Instrument, OrderStatus, OrderType, Side, TimeInForce
+
+__all__ = ["Engine", "Mode", "RunControl", "RunResult", "next_utc_midnight"]
+
+Mode = Literal["replay", "sandbox", "live"]
+NS_PER_DAY = 86_400 * 1_000_000_000
+
+
+def next_utc_midnight(ts: int) -> int:
+    """Default end of a trading day for DAY orders: the next UTC midnight after ``ts``."""
+    return (ts // NS_PER_DAY + 1) * NS_PER_DAY
+
+
+@dataclass
+class RunControl:
+    """Polled between events. ``stop()`` ends the run gracefully (``on_stop`` is called);
+    ``cancel()`` aborts it (no ``on_stop``). Both keep the results so far."""
+
+    stop_requested: bool = False
+    cancel_requested: bool = False
+
+    def stop(self) -> None:
+        """Finish after the current event."""
+        self.stop_requested = True
+
+    def cancel(self) -> None:
+        """Abort after the current event."""
+        self.cancel_requested = True
+
+
+@dataclass
+class RunResult:
+    """What a run produced. ``equity`` and ``fills`` are the inputs of ``core.metrics``."""
+
+    status: Literal["completed", "stopped", "cancelled"]
+    equity: pd.Series
+    fills: pd.DataFrame
+    orders: list[Order]
+    events: list[BrokerEvent]
+    rejections: list[tuple[str, RiskRejection]]
+    portfolio: Portfolio
+    n_events: int = 0
+
+
+@dataclass
+class _Held:
+    """Bracket children waiting for their entry to fill."""
+
+    children: list[Order] = field(default_factory=list)
+
+
+class Engine:
+    """Runs strategies over a feed against a broker, through the risk engine."""
+
+    def __init__(
+        self,
+        strategies: Strategy | Sequence[Strategy],
+        feed: Iterable[MarketEvent | None],
+        broker: Broker | None = None,
+        *,
+        portfolio: Portfolio | None = None,
+        initial_cash: float = 100_000.0,
+        account_type: AccountType = AccountType.CASH,
+        instruments: Mapping[str, Instrument] | None = None,
+        risk: RiskEngine | None = None,
+        fill_timing: FillTiming = "next_open",
+        commission: Commission | None = None,
+        mode: Mode = "replay",
+        run_control: RunControl | None = None,
+        progress: Callable[[int, int | None], None] | None = None,
+        progress_every: int = 1000,
+        total: int | None = None,
+        watchdog: StaleFeedWatchdog | None = None,
+        clock: Callable[[], int] = time.time_ns,
+        session_end: Callable[[int], int] = next_utc_midnight,
+    ) -> None:
+        self.strategies: list[Strategy] = (
+            [strategies] if isinstance(strategies, Strategy) else list(strategies)
+        )
+        names = [s.name for s in self.strategies]
+        if len(set(names)) != len(names):
+            raise ValueError(f"strategy names must be unique, got {names}")
+        self.feed = feed
+        self.instruments = dict(instruments or {})
+        self.broker: Broker = broker or SimulatedBroker(
+            self.instruments, fill_timing=fill_timing, commission=commission
+        )
+        self.portfolio = portfolio or Portfolio(initial_cash, self.instruments, account_type)
+        self.risk = risk or RiskEngine()
+        self.mode: Mode = mode
+        self.control = run_control or RunControl()
+        self.progress = progress
+        self.progress_every = max(1, int(progress_every))
+        self.total = total if total is not None else _maybe_len(feed)
+        self.watchdog = watchdog
+        self.clock = clock
+        self.session_end = session_end
+        self.now = 0
+        self.orders: dict[str, Order] = {}
+        self.events: list[BrokerEvent] = []
+        self.rejections: list[tuple[str, RiskRejection]] = []
+        self._by_name = {s.name: s for s in self.strategies}
+        self._tags: dict[str, list[str]] = {s.name: [s.name] for s in self.strategies}
+        self._held: dict[str, _Held] = {}
+        self._local: list[BrokerEvent] = []
+        self._ids = OrderIdGenerator()
+        for s in self.strategies:
+            s._ctx = self
+
+    # ================================================================ run
+    def run(self) -> RunResult:
+        """Run to the end of the feed (or until stopped/cancelled) and return the results."""
+        for s in self.strategies:
+            s.on_start()
+        self._drain()
+        status: Literal["completed", "stopped", "cancelled"] = "completed"
+        n = 0
+        for event in self.feed:
+            if self.control.cancel_requested:
+                status = "cancelled"
+                break
+            if self.control.stop_requested:
+                status = "stopped"
+                break
+            if self.watchdog is not None and self.mode != "replay":
+                if event is not None:
+                    self.watchdog.on_data(self.clock())
+                else:
+                    self.watchdog.check(self.clock())
+            if event is None:
+                continue
+            self.process(event)
+            n += 1
+            if self.progress is not None and n % self.progress_every == 0:
+                self.progress(n, self.total)
+        else:
+            if self.control.cancel_requested:
+                status = "cancelled"
+            elif self.control.stop_requested:
+                status = "stopped"
+        if status != "cancelled":
+            for s in self.strategies:
+                s.on_stop()
+            self._drain()
+            self.portfolio.record(self.now)
+        if self.progress is not None:
+            self.progress(n, self.total)
+        return RunResult(
+            status=status,
+            equity=self.portfolio.equity_curve(),
+            fills=self.portfolio.fills_frame(),
+            orders=list(self.orders.values()),
+            events=list(self.events),
+            rejections=list(self.rejections),
+            portfolio=self.portfolio,
+            n_events=n,
+        )
+
+    def process(self, event: MarketEvent) -> None:
+        """Handle one market event (steps 2-7 of the loop)."""
+        if event.ts < self.now:
+            raise ValueError(f"feed out of order: {event.ts} < {self.now}")
+        self.broker.on_market_data(event)
+        self.now = event.ts if isinstance(event, Tick) else max(self.now, event.ts_open)
+        self._drain()
+        self.now = event.ts
+        paused = self.watchdog is not None and self.watchdog.paused
+        if isinstance(event, Bar):
+            self.portfolio.mark(event.symbol, event.close)
+            for s in self.strategies:
+                if s.symbols and event.symbol not in s.symbols:
+                    continue
+                hist = s.data[event.symbol]
+                hist.append(event)
+                if len(hist) >= s.warmup and not paused:
+                    s.on_bar(event)
+                    self._drain()
+        else:
+            self.portfolio.mark(event.symbol, event.price)
+            for s in self.strategies:
+                if s.symbols and event.symbol not in s.symbols:
+                    continue
+                s.data[event.symbol].last_price = event.price
+                if not paused:
+                    s.on_tick(event)
+                    self._drain()
+        equity = self.portfolio.record(self.now)
+        self.risk.on_equity(self.now, equity)
+
+    # ======================================================= context API
+    def new_order_id(self) -> str:
+        """Deterministic id for a new order."""
+        return self._ids()
+
+    def submit_order(self, strategy: Strategy, order: Order) -> Order:
+        """Risk-check and send an order (bracket children are held until their entry fills)."""
+        order.strategy_id = order.strategy_id or strategy.name
+        if order.tag not in self._tags.setdefault(order.strategy_id, []):
+            self._tags[order.strategy_id].append(order.tag)
+        self.orders[order.id] = order
+        if order.tif is TimeInForce.DAY and order.expire_ts < 0:
+            order.expire_ts = self.session_end(self.now)
+        if order.parent_id:
+            parent = self.orders.get(order.parent_id)
+            if parent is None or parent.status is not OrderStatus.FILLED:
+                self._held.setdefault(order.parent_id, _Held()).children.append(order)
+                return order
+        self._send(order)
+        return order
+
+    def cancel_order(self, strategy: Strategy, order: Order) -> None:
+        """Cancel a working order, or a held bracket child."""
+        if order.status is OrderStatus.INITIALIZED:
+            self._local.append(order.cancel(max(self.now, order.ts_last), "canceled before send"))
+            self._unhold(order)
+        elif order.is_open:
+            self.broker.cancel(order, self.now)
+
+    def modify_order(
+        self,
+        strategy: Strategy,
+        order: Order,
+        qty: float | None,
+        limit_price: float | None,
+        stop_price: float | None,
+    ) -> None:
+        """Modify a working order; the new quantity passes the risk engine's size rules."""
+        if order.status is OrderStatus.INITIALIZED:
+            order.qty = order.qty if qty is None else float(qty)
+            order.limit_price = order.limit_price if limit_price is None else float(limit_price)
+            order.stop_price = order.stop_price if stop_price is None else float(stop_price)
+            return
+        if qty is not None and qty > order.qty:
+            probe = Order(
+                id=order.id + "~",
+                symbol=order.symbol,
+                side=order.side,
+                qty=qty - order.qty,
+                type=order.type,
+                limit_price=order.limit_price if limit_price is None else limit_price,
+                stop_price=order.stop_price if stop_price is None else stop_price,
+                trailing_offset=order.trailing_offset,
+                strategy_id=order.strategy_id,
+            )
+            rej = self.risk.check(probe, self.now, self.portfolio, self._open_orders())
+            if rej is not None:
+                self.rejections.append((order.id, rej))
+                raise ValueError(f"modify of {order.id} rejected: {rej}")
+        self.broker.modify(order, self.now, qty, limit_price, stop_price)
+
+    def strategy_position(self, strategy: Strategy, symbol: str, tag: str | None) -> float:
+        """Position of a strategy (sum of its books, or one book)."""
+        if tag is not None:
+            return self.portfolio.position(symbol, tag)
+        return sum(self.portfolio.position(symbol, t) for t in self._tags.get(strategy.name, []))
+
+    def open_orders_of(self, strategy: Strategy, symbol: str | None) -> list[Order]:
+        """Working orders of a strategy (optionally one symbol)."""
+        return [
+            o
+            for o in self.orders.values()
+            if o.strategy_id == strategy.name
+            and o.is_open
+            and (symbol is None or o.symbol == symbol)
+        ]
+
+    def kill_switch(self, strategy: Strategy | None = None, reason: str = "kill switch") -> None:
+        """Stop new orders, cancel open/held orders and flatten positions of one strategy (or of
+        everything when ``strategy`` is None). Flattening orders are market, reduce-only."""
+        sid = ALL if strategy is None else strategy.name
+        self.risk.kill(sid)
+        for o in list(self.orders.values()):
+            if sid != ALL and o.strategy_id != sid:
+                continue
+            if o.status is OrderStatus.INITIALIZED:
+                self._local.append(o.cancel(max(self.now, o.ts_last), reason))
+            elif o.is_open:
+                self.broker.cancel(o, self.now)
+        names = list(self._tags) if sid == ALL else [sid]
+        for name in names:
+            for tag in self._tags.get(name, []):
+                book = self.portfolio.books.get(tag)
+                if book is None:
+                    continue
+                for sym, pos in book.positions.items():
+                    if pos.qty == 0.0:
+                        continue
+                    flat = Order(
+                        id=self.new_order_id(),
+                        symbol=sym,
+                        side=Side.SELL if pos.qty > 0 else Side.BUY,
+                        qty=abs(pos.qty),
+                        type=OrderType.MARKET,
+                        tag=tag,
+                        strategy_id=name,
+                        reduce_only=True,
+                        ts_init=self.now,
+                    )
+                    self.orders[flat.id] = flat
+                    self._send(flat)
+        self._drain()
+
+    # ======================================================== internals
+    def _open_orders(self) -> list[Order]:
+        return [o for o in self.orders.values() if o.is_open]
+
+    def _send(self, order: Order) -> None:
+        if order.ts_init < self.now:
+            order.ts_init = order.ts_last = self.now
+        if self.watchdog is not None and self.watchdog.paused and not order.reduce_only:
+            rej: RiskRejection | None = RiskRejection("stale_feed", self.watchdog.reason)
+        else:
+            rej = self.risk.check(order, self.now, self.portfolio, self._open_orders())
+        if rej is not None:
+            self.rejections.append((order.id, rej))
+            self._local.append(order.reject(self.now, str(rej)))
+            return
+        self.broker.submit(order, self.now)
+
+    def _unhold(self, order: Order) -> None:
+        held = self._held.get(order.parent_id)
+        if held is not None and order in held.children:
+            held.children.remove(order)
+
+    def _drain(self) -> None:
+        """Dispatch broker and engine events until none are left (hooks may create more)."""
+        while True:
+            batch = self._local + self.broker.drain_events()
+            self._local = []
+            if not batch:
+                return
+            for ev in batch:
+                self.events.append(ev)
+                if isinstance(ev, FillEvent):
+                    self._on_fill(ev)
+                else:
+                    self._on_order_event(ev)
+
+    def _on_fill(self, fill: FillEvent) -> None:
+        self.portfolio.apply_fill(fill)
+        order = self.orders.get(fill.order_id)
+        if order is None:
+            return
+        if order.child_ids and order.status is OrderStatus.FILLED:
+            self._release_children(order)
+        for oid in order.oco_ids:
+            other = self.orders.get(oid)
+            if other is None or other.is_terminal:
+                continue
+            if other.status is OrderStatus.INITIALIZED:
+                self._local.append(
+                    other.cancel(max(self.now, other.ts_last), f"OCO with {order.id}")
+                )
+                self._unhold(other)
+            else:
+                self.broker.cancel(other, max(self.now, fill.ts))
+        s = self._by_name.get(order.strategy_id)
+        if s is not None:
+            s.on_fill(fill)
+
+    def _on_order_event(self, ev: OrderEvent) -> None:
+        order = self.orders.get(ev.order_id)
+        if order is None:
+            return
+        if order.child_ids and ev.status in _ENDED_UNFILLED:
+            self._release_children(order)
+        s = self._by_name.get(order.strategy_id)
+        if s is not None:
+            s.on_order(order, ev)
+
+    def _release_children(self, parent: Order) -> None:
+        held = self._held.pop(parent.id, None)
+        if held is None:
+            return
+        for child in held.children:
+            if child.is_terminal:
+                continue
+            if parent.filled_qty > 0:
+                child.qty = parent.filled_qty
+                self._send(child)
+            else:
+                self._local.append(
+                    child.cancel(max(self.now, child.ts_last), f"entry {parent.id} not filled")
+                )
+
+
+_ENDED_UNFILLED = frozenset({OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED})
+
+
+def _maybe_len(obj: object) -> int | None:
+    try:
+        return len(obj)  # type: ignore[arg-type]
+    except TypeError:
+        return None
