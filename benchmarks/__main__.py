@@ -1,7 +1,7 @@
 """Run every ``benchmarks/bench_*.py`` module and print one table.
 
-Each module exposes ``run(quick: bool) -> list[Row]``. A row compares a measurement against a baseline
-measured in the same run, so ratios hold on any machine. Usage::
+Each module exposes ``run(quick: bool) -> list[Row]``. A row compares a measurement against a
+baseline measured in the same run, so ratios hold on any machine. Usage::
 
     python -m benchmarks            # everything, full size
     python -m benchmarks --quick    # small sizes, a smoke run

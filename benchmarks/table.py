@@ -9,8 +9,8 @@ from dataclasses import dataclass
 class Row:
     """A measurement next to a baseline measured in the same run.
 
-    ``ratio`` is how many times better the measurement is than the baseline (higher is better, whatever
-    the unit); ``target`` is the ratio the project promises, or None for information only.
+    ``ratio`` is how many times better the measurement is than the baseline (higher is better,
+    whatever the unit); ``target`` is the ratio the project promises, or None for information only.
     """
 
     benchmark: str

@@ -14,7 +14,7 @@ from ost_lab._version import __version__
 
 
 def _lab_command(args: argparse.Namespace) -> list[str]:
-    """The ``jupyter lab`` invocation for ``ost-lab lab``: loopback only, the ost_lab extension on."""
+    """The ``jupyter lab`` command for ``ost-lab lab``: loopback only, the ost_lab extension on."""
     cmd = [
         sys.executable,
         "-m",

@@ -30,7 +30,7 @@ def cache_dir() -> Path:
 
 
 def secmaster_path() -> Path:
-    """The securities master SQLite file: ``$OST_LAB_SECMASTER`` or ``<data dir>/secmaster.sqlite``."""
+    """The securities master file: ``$OST_LAB_SECMASTER`` or ``<data dir>/secmaster.sqlite``."""
     env = os.environ.get(SECMASTER_ENV)
     return Path(env).expanduser() if env else data_dir() / "secmaster.sqlite"
 

@@ -1,7 +1,7 @@
 """The runs dashboard's server side: a Jupyter server extension serving the ost_lab control API.
 
-It runs in the Jupyter server process, apart from any notebook kernel, so it keeps answering (and can
-stop runs) while a kernel is busy.
+It runs in the Jupyter server process, apart from any notebook kernel, so it keeps answering (and
+can stop runs) while a kernel is busy.
 """
 
 from __future__ import annotations

@@ -1,0 +1,60 @@
+# Two entry points: `make lab` (set up and start the lab) and `make test` (set up and run every test).
+# Both are idempotent: a second run only redoes what changed.
+
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.ost_lab-installed
+EXT := extensions/ost-lab
+EXT_BUILT := ost_lab/labextension/package.json
+EXT_SRC := $(wildcard $(EXT)/src/*.ts $(EXT)/style/* $(EXT)/schema/*) $(EXT)/package.json $(EXT)/tsconfig.json
+PORT ?= 8888
+
+.PHONY: lab test setup lint unit notebooks browser bench chromium clean
+
+lab: setup
+	$(BIN)/ost-lab lab --port $(PORT)
+
+test: setup chromium lint unit notebooks browser
+
+setup: $(STAMP)
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(EXT_BUILT): $(EXT_SRC)
+	cd $(EXT) && npm install --no-audit --no-fund && npm run build:prod
+
+$(STAMP): $(BIN)/python pyproject.toml $(EXT_BUILT)
+	$(BIN)/python -m pip install --quiet -e ".[test,sweeps]"
+	$(BIN)/jupyter labextension develop --overwrite .
+	touch $@
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	cd $(EXT) && npm run lint
+
+unit: setup
+	$(BIN)/python -m pytest tests -m "not browser"
+
+notebooks: setup
+	$(BIN)/python -m pytest --nbval-lax notebooks/
+
+browser: setup chromium
+	$(BIN)/python -m pytest tests -m browser
+
+bench: setup
+	$(BIN)/python -m benchmarks
+
+# Browser tests drive Debian's chromium; install it when missing and we may.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium; \
+	  else echo "browser tests need Debian's chromium: sudo apt-get install -y chromium" >&2; exit 1; fi; \
+	fi
+
+clean:
+	rm -rf $(VENV) $(EXT)/node_modules $(EXT)/lib ost_lab/labextension artifacts
