@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -208,7 +209,7 @@ def test_live_equals_replay_bit_identical(spec, steps, prices, sizes, cuts) -> N
     bounds = sorted({0, m, *(min(c[0], m) for c in cuts)})
     modes = {min(c[0], m): c for c in cuts}
     parts = []
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+    for lo, hi in itertools.pairwise(bounds):
         _, batched, timer = modes.get(lo, (lo, False, False))
         if timer and lo < m:
             bar = b.flush(int(ts[lo]))  # a timer firing exactly at the next tick's time
