@@ -23,10 +23,14 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(EXT_BUILT): $(EXT_SRC)
-	cd $(EXT) && npm install --no-audit --no-fund && npm run build:prod
+# jupyterlab brings jupyter-builder, which the extension build runs.
+$(BIN)/jupyter-builder: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet "jupyterlab>=4.2,<5"
 
-$(STAMP): $(BIN)/python pyproject.toml $(EXT_BUILT)
+$(EXT_BUILT): $(EXT_SRC) | $(BIN)/jupyter-builder
+	cd $(EXT) && npm install --no-audit --no-fund && PATH="$(abspath $(BIN)):$$PATH" npm run build:prod
+
+$(STAMP): pyproject.toml $(EXT_BUILT)
 	$(BIN)/python -m pip install --quiet -e ".[test,sweeps]"
 	$(BIN)/jupyter labextension develop --overwrite .
 	touch $@
