@@ -1,0 +1,74 @@
+"""Property tests: random bars round-trip exactly through the store, the codec and resampling."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ost_lab.secmaster import Secmaster, codec, store
+from ost_lab.secmaster.resample import resample_intraday
+
+MIN = 60_000_000_000
+
+
+@st.composite
+def bars(draw: st.DrawFn, max_size: int = 300) -> np.ndarray:
+    """Valid bars: strictly increasing ts, low <= open, close <= high, volume >= 0.
+
+    Hypothesis picks size, time origin, gap scale, price magnitude and the seed of the values.
+    """
+    n = draw(st.integers(1, max_size))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32)))
+    t0 = draw(st.integers(-(2**26), 2**26)) * MIN
+    max_gap = draw(st.sampled_from([1, 2, 1000]))
+    ts = t0 + np.cumsum(rng.integers(1, max_gap + 1, n)) * MIN
+    top = draw(st.sampled_from([10**3, 10**12, 10**17]))
+    q = np.sort(rng.integers(-top if draw(st.booleans()) else 1, top, (n, 4)), axis=1)
+    swap = rng.random(n) < 0.5
+    o = np.where(swap, q[:, 1], q[:, 2])
+    c = np.where(swap, q[:, 2], q[:, 1])
+    vol = rng.integers(0, draw(st.sampled_from([2, 10**6, 2**62])), n)
+    return np.stack([ts, o, q[:, 3], q[:, 0], c, vol]).astype(np.int64)
+
+
+@settings(max_examples=60, deadline=None)
+@given(bars(max_size=2000))
+def test_codec_roundtrip(cols: np.ndarray) -> None:
+    np.testing.assert_array_equal(codec.decode(codec.encode(cols), cols.shape[1]), cols)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(bars(), st.integers(0, 3))
+def test_store_roundtrip_exact_and_idempotent(cols: np.ndarray, split: int) -> None:
+    with tempfile.TemporaryDirectory() as d, Secmaster(Path(d) / "p.sqlite") as sm:
+        parts = np.array_split(np.arange(cols.shape[1]), split + 1)
+        for part in [*parts, np.arange(cols.shape[1])]:  # pieces, then everything again
+            with store.transaction(sm.conn):
+                store.write_bars(sm.conn, "t", 7, 33, cols[:, part], str)
+                store.bump_data_version(sm.conn)
+        b = sm.bars(7, "1m", exact=True)
+        got = np.stack([b.ts, b.open, b.high, b.low, b.close, b.volume])
+        np.testing.assert_array_equal(got, cols)
+        rows = sm.conn.execute(
+            "SELECT ts_event, open, high, low, close, volume FROM ohlcv ORDER BY ts_event"
+        ).fetchall()
+        np.testing.assert_array_equal(np.asarray(rows, dtype=np.int64).T, cols)
+        assert sm.conn.execute("SELECT row_count FROM coverage").fetchone() == (cols.shape[1],)
+
+
+@settings(max_examples=40, deadline=None)
+@given(bars(max_size=500), st.sampled_from([5, 15, 60, 1440]))
+def test_resample_matches_pandas(cols: np.ndarray, minutes: int) -> None:
+    cols = cols.copy()
+    cols[5] //= 1 << 20  # keep sums far from overflow
+    got = resample_intraday(cols, minutes * MIN)
+    df = pd.DataFrame(cols[1:].T, columns=["open", "high", "low", "close", "volume"],
+                      index=pd.to_datetime(cols[0], unit="ns"))  # fmt: skip
+    agg = {"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"}
+    exp = df.groupby(cols[0] // (minutes * MIN)).agg(agg)
+    np.testing.assert_array_equal(got[1:].T, exp.to_numpy())
