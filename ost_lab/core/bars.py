@@ -176,9 +176,16 @@ class BarBuilder:
             if not self.threshold > 0:
                 raise ValueError("threshold must be > 0")
         self.fixed_price = fixed_price
-        self._ist = np.zeros(6, dtype=np.int64)
-        self._fst = np.zeros(6, dtype=np.float64)
-        self._ist[_IWM] = np.iinfo(np.int64).min
+        # plain Python state (cheap per tick); packed into arrays for the batch kernel
+        self._is_open = False
+        self._start = 0
+        self._last = 0
+        self._n = 0
+        self._wm = -(2**63)
+        self._late = 0
+        self._o = self._h = self._l = self._c = 0.0
+        self._v = 0.0
+        self._val = 0.0
 
     # ------------------------------------------------------------ constructors
 
@@ -208,86 +215,91 @@ class BarBuilder:
     @property
     def late_ticks(self) -> int:
         """Time-bar ticks dropped for arriving after their interval was closed/passed."""
-        return int(self._ist[_ILATE])
+        return self._late
 
     @property
     def current(self) -> Bar | None:
         """The partial bar being built, if any (not emitted)."""
-        if self._ist[_IOPEN] == 0:
-            return None
-        return self._bar()
+        return self._bar() if self._is_open else None
 
     def _bar(self) -> Bar:
-        i = self._ist.tolist()
-        f = self._fst.tolist()
-        v = f[_FV]
+        v = self._v
         return Bar(
-            i[_ISTART],
-            i[_ILAST],
-            f[_FO],
-            f[_FH],
-            f[_FL],
-            f[_FC],
+            self._start,
+            self._last,
+            self._o,
+            self._h,
+            self._l,
+            self._c,
             v,
-            f[_FVAL],
-            f[_FVAL] / v if v > 0.0 else math.nan,
-            i[_IN],
+            self._val,
+            self._val / v if v > 0.0 else math.nan,
+            self._n,
         )
 
     def _emit(self) -> Bar:
-        bar = self._bar()
-        self._ist[_IOPEN] = 0
-        return bar
+        self._is_open = False
+        return self._bar()
+
+    def _open(self, start: int, p: float) -> None:
+        self._is_open = True
+        self._start = start
+        self._n = 0
+        self._o = self._h = self._l = self._c = p
+        self._v = 0.0
+        self._val = 0.0
 
     # ------------------------------------------------------------------ feeding
 
     def update(self, ts: int, price: float, size: float) -> Bar | None:
         """Feed one tick; return the bar it closed, if any."""
-        ist = self._ist
-        fst = self._fst
         ts = int(ts)
         p = price / PRICE_SCALE if self.fixed_price else float(price)
         s = float(size)
         out = None
-        if self._kind == TIME:
-            floor = int(ist[_ISTART]) if ist[_IOPEN] == 1 else int(ist[_IWM])
-            if ts < floor:
-                ist[_ILATE] += 1
+        k = self._kind
+        if k == TIME:
+            if ts < (self._start if self._is_open else self._wm):
+                self._late += 1
                 return None
             start = ts - ts % self.interval
-            if ist[_IOPEN] == 1 and start != ist[_ISTART]:
+            if self._is_open and start != self._start:
                 out = self._emit()
-                ist[_IWM] = ist[_ISTART] + self.interval
-            if ist[_IOPEN] == 0:
+                self._wm = self._start + self.interval
+            if not self._is_open:
                 self._open(start, p)
-        elif ist[_IOPEN] == 0:
+        elif not self._is_open:
             self._open(ts, p)
-        f = fst.tolist()
-        if p > f[_FH]:
-            fst[_FH] = p
-        if p < f[_FL]:
-            fst[_FL] = p
-        fst[_FC] = p
-        vol = f[_FV] + s
-        val = f[_FVAL] + p * s
-        fst[_FV] = vol
-        fst[_FVAL] = val
-        ist[_IN] += 1
-        ist[_ILAST] = ts
-        k = self._kind
+        if p > self._h:
+            self._h = p
+        if p < self._l:
+            self._l = p
+        self._c = p
+        self._v += s
+        self._val += p * s
+        self._n += 1
+        self._last = ts
         if (
-            (k == TICK and ist[_IN] >= self.threshold)
-            or (k == VOLUME and vol >= self.threshold)
-            or (k == VALUE and val >= self.threshold)
+            (k == TICK and self._n >= self.threshold)
+            or (k == VOLUME and self._v >= self.threshold)
+            or (k == VALUE and self._val >= self.threshold)
         ):
             out = self._emit()
         return out
 
-    def _open(self, start: int, p: float) -> None:
-        self._ist[_IOPEN] = 1
-        self._ist[_ISTART] = start
-        self._ist[_IN] = 0
-        self._fst[:] = (p, p, p, p, 0.0, 0.0)
+    def _pack(self) -> tuple[np.ndarray, np.ndarray]:
+        ist = np.array(
+            [int(self._is_open), self._start, self._last, self._n, self._wm, self._late],
+            dtype=np.int64,
+        )
+        fst = np.array([self._o, self._h, self._l, self._c, self._v, self._val])
+        return ist, fst
+
+    def _unpack(self, ist: np.ndarray, fst: np.ndarray) -> None:
+        i = ist.tolist()
+        self._is_open = i[_IOPEN] == 1
+        self._start, self._last, self._n, self._wm, self._late = i[1:]
+        self._o, self._h, self._l, self._c, self._v, self._val = fst.tolist()
 
     def update_many(self, ts: np.ndarray, price: np.ndarray, size: np.ndarray) -> pd.DataFrame:
         """Feed arrays of ticks (replay); return the bars they closed as a DataFrame."""
@@ -301,9 +313,9 @@ class BarBuilder:
             raise ValueError("ts, price and size must be 1-d arrays of equal length")
         out_i = np.empty((t.size, 3), dtype=np.int64)
         out_f = np.empty((t.size, 7), dtype=np.float64)
-        k = _build(
-            t, p, s, self._kind, self.interval, self.threshold, self._ist, self._fst, out_i, out_f
-        )
+        ist, fst = self._pack()
+        k = _build(t, p, s, self._kind, self.interval, self.threshold, ist, fst, out_i, out_f)
+        self._unpack(ist, fst)
         df = pd.DataFrame(
             {
                 "ts": out_i[:k, 0],
@@ -327,17 +339,14 @@ class BarBuilder:
         (``now_ns >= start + interval``); no effect on other kinds. Without it: close any
         partial bar (end of data).
         """
-        ist = self._ist
-        if ist[_IOPEN] == 0:
+        if not self._is_open:
             return None
+        end = self._start + self.interval
         if now_ns is None:
             if self._kind == TIME:
-                ist[_IWM] = ist[_ISTART] + self.interval
+                self._wm = end
             return self._emit()
-        if self._kind != TIME:
+        if self._kind != TIME or int(now_ns) < end:
             return None
-        end = int(ist[_ISTART]) + self.interval
-        if int(now_ns) >= end:
-            ist[_IWM] = end
-            return self._emit()
-        return None
+        self._wm = end
+        return self._emit()

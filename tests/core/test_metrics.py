@@ -75,7 +75,7 @@ def ref_dd_duration(e: list[float], ts: list[int]) -> int:
 def test_equity_metrics_match_plain_python(seed: int) -> None:
     e = path(250, seed)
     eq = daily_equity(e)
-    got = m.performance(eq, periods_per_year_=252)
+    got = m.performance(eq, periods_per_year=252)
     ref = ref_metrics(e, 252)
     for k, v in ref.items():
         assert got[k] == pytest.approx(v, rel=1e-10), k
@@ -104,9 +104,9 @@ def test_hand_computed_drawdown_and_returns() -> None:
 
 def test_int_ns_index_same_as_datetime_index() -> None:
     e = path(60)
-    a = m.performance(daily_equity(e), periods_per_year_=252)
+    a = m.performance(daily_equity(e), periods_per_year=252)
     b_eq = pd.Series(e, index=pd.Index([T0 + i * DAY for i in range(60)], dtype=np.int64))
-    b = m.performance(b_eq, periods_per_year_=252)
+    b = m.performance(b_eq, periods_per_year=252)
     pd.testing.assert_series_equal(a, b)
 
 
@@ -130,7 +130,7 @@ def test_periods_per_year_inference() -> None:
 
 def test_flat_equity_gives_nan_not_crash() -> None:
     eq = daily_equity([100.0] * 10)
-    p = m.performance(eq, periods_per_year_=252)
+    p = m.performance(eq, periods_per_year=252)
     assert math.isnan(p["sharpe"]) and math.isnan(p["sortino"]) and math.isnan(p["calmar"])
     assert p["volatility"] == 0.0 and p["max_drawdown"] == 0.0 and p["total_return"] == 0.0
     assert p["max_drawdown_duration"] == pd.Timedelta(0)
@@ -145,7 +145,7 @@ def test_single_bar() -> None:
 
 
 def test_sortino_without_downside_is_inf() -> None:
-    assert m.performance(daily_equity([1.0, 2.0, 3.0]), periods_per_year_=252)["sortino"] == (
+    assert m.performance(daily_equity([1.0, 2.0, 3.0]), periods_per_year=252)["sortino"] == (
         math.inf
     )
 
@@ -292,7 +292,7 @@ def test_exposure_fees_turnover() -> None:
             (T0 + 3 * DAY, "B", -2.0, 50.0, 1.0, ""),  # short from day 3 to end
         ]
     )
-    p = m.performance(eq, f, periods_per_year_=252)
+    p = m.performance(eq, f, periods_per_year=252)
     assert p["exposure"] == pytest.approx(2 / 4)
     assert p["fees"] == 5.0
     assert p["pnl"] == 20.0

@@ -13,13 +13,13 @@ from ost_lab.core.metrics.equity import (
     index_ns,
     max_drawdown,
     max_drawdown_duration,
-    periods_per_year,
     sharpe,
     simple_returns,
     sortino,
     total_return,
     volatility,
 )
+from ost_lab.core.metrics.equity import periods_per_year as infer_periods_per_year
 from ost_lab.core.metrics.roundtrips import positions_over_time, round_trips
 
 
@@ -93,18 +93,18 @@ def performance(
     equity: pd.Series,
     fills: pd.DataFrame | None = None,
     *,
-    periods_per_year_: float | None = None,
+    periods_per_year: float | None = None,
     risk_free: float = 0.0,
 ) -> pd.Series:
     """All headline metrics as a ``pd.Series`` (see docs/analytics.md for formulas).
 
-    ``periods_per_year_`` overrides the inferred annualisation factor; ``risk_free`` is an
+    ``periods_per_year`` overrides the inferred annualisation factor; ``risk_free`` is an
     annual rate, converted per period by ``rf / ppy``.
     """
-    if periods_per_year_ is not None:
-        ppy = float(periods_per_year_)
+    if periods_per_year is not None:
+        ppy = float(periods_per_year)
     elif len(equity) >= 2:
-        ppy = periods_per_year(equity.index)
+        ppy = infer_periods_per_year(equity.index)
     else:
         ppy = math.nan
     r = simple_returns(equity)
