@@ -193,6 +193,9 @@ class DataView(Mapping[str, History]):
             h = self._h[symbol] = History(symbol)
         return h
 
+    def __contains__(self, symbol: object) -> bool:
+        return symbol in self._h
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._h)
 
