@@ -56,14 +56,105 @@ class DemoInstrument:
 
 
 INSTRUMENTS = (
-    DemoInstrument(1001, "AAPL", "equity", "XNAS", "Apple Inc. common stock", 185.0, 0.01, 0.016, 55e6, "us_equity"),  # noqa: E501
-    DemoInstrument(1002, "MSFT", "equity", "XNAS", "Microsoft Corp. common stock", 375.0, 0.01, 0.015, 22e6, "us_equity"),  # noqa: E501
-    DemoInstrument(1003, "NVDA", "equity", "XNAS", "NVIDIA Corp. common stock", 135.0, 0.01, 0.030, 250e6, "us_equity"),  # noqa: E501
-    DemoInstrument(1004, "SPY", "equity", "ARCX", "SPDR S&P 500 ETF Trust", 585.0, 0.01, 0.010, 60e6, "us_equity"),  # noqa: E501
-    DemoInstrument(1005, "JPM", "equity", "XNYS", "JPMorgan Chase & Co. common stock", 240.0, 0.01, 0.014, 9e6, "us_equity"),  # noqa: E501
-    DemoInstrument(1006, "XOM", "equity", "XNYS", "Exxon Mobil Corp. common stock", 107.0, 0.01, 0.013, 15e6, "us_equity"),  # noqa: E501
-    DemoInstrument(1007, "EURUSD", "fx", "FXSP", "Euro / US dollar spot", 1.035, 0.00001, 0.005, 2e5, "fx", lot=1000),  # noqa: E501
-    DemoInstrument(1008, "ESH6", "future", "XCME", "E-mini S&P 500 future March 2026", 5950.0, 0.25, 0.010, 1.6e6, "cme", multiplier=50.0, expiry="2026-03-20T13:30:00Z"),  # noqa: E501
+    DemoInstrument(
+        1001,
+        "AAPL",
+        "equity",
+        "XNAS",
+        "Apple Inc. common stock",
+        185.0,
+        0.01,
+        0.016,
+        55e6,
+        "us_equity",
+    ),
+    DemoInstrument(
+        1002,
+        "MSFT",
+        "equity",
+        "XNAS",
+        "Microsoft Corp. common stock",
+        375.0,
+        0.01,
+        0.015,
+        22e6,
+        "us_equity",
+    ),
+    DemoInstrument(
+        1003,
+        "NVDA",
+        "equity",
+        "XNAS",
+        "NVIDIA Corp. common stock",
+        135.0,
+        0.01,
+        0.030,
+        250e6,
+        "us_equity",
+    ),
+    DemoInstrument(
+        1004,
+        "SPY",
+        "equity",
+        "ARCX",
+        "SPDR S&P 500 ETF Trust",
+        585.0,
+        0.01,
+        0.010,
+        60e6,
+        "us_equity",
+    ),
+    DemoInstrument(
+        1005,
+        "JPM",
+        "equity",
+        "XNYS",
+        "JPMorgan Chase & Co. common stock",
+        240.0,
+        0.01,
+        0.014,
+        9e6,
+        "us_equity",
+    ),
+    DemoInstrument(
+        1006,
+        "XOM",
+        "equity",
+        "XNYS",
+        "Exxon Mobil Corp. common stock",
+        107.0,
+        0.01,
+        0.013,
+        15e6,
+        "us_equity",
+    ),
+    DemoInstrument(
+        1007,
+        "EURUSD",
+        "fx",
+        "FXSP",
+        "Euro / US dollar spot",
+        1.035,
+        0.00001,
+        0.005,
+        2e5,
+        "fx",
+        lot=1000,
+    ),
+    DemoInstrument(
+        1008,
+        "ESH6",
+        "future",
+        "XCME",
+        "E-mini S&P 500 future March 2026",
+        5950.0,
+        0.25,
+        0.010,
+        1.6e6,
+        "cme",
+        multiplier=50.0,
+        expiry="2026-03-20T13:30:00Z",
+    ),
 )
 _SESSION_TZ = {"us_equity": "America/New_York", "fx": "America/New_York", "cme": "America/Chicago"}
 _SESSION_START = {"us_equity": 570, "fx": 1020, "cme": 1020}
@@ -96,7 +187,9 @@ def _volume_profile(session: str, ts: I64) -> F64:
     ny = np.exp(-(((hours - 15.5) / 2.5) ** 2))
     london = np.exp(-(((hours - 9.0) / 2.5) ** 2))
     base = 0.15 if session == "cme" else 0.3
-    return base + (2.5 if session == "cme" else 1.2) * ny + (0.4 if session == "cme" else 1.0) * london
+    return (
+        base + (2.5 if session == "cme" else 1.2) * ny + (0.4 if session == "cme" else 1.0) * london
+    )
 
 
 def _bars(inst: DemoInstrument) -> I64:
@@ -173,7 +266,7 @@ def _ticks(inst: DemoInstrument, bars: I64) -> tuple[dict[str, I64], dict[str, I
         "bid_sz": rng.integers(1, 50, n) * (inst.lot if inst.asset_class != "future" else 1),
         "ask_sz": rng.integers(1, 50, n) * (inst.lot if inst.asset_class != "future" else 1),
     }
-    return trades, quotes  # type: ignore[return-value]
+    return trades, quotes
 
 
 def build_demo(path: Path) -> None:
@@ -199,7 +292,9 @@ def build_demo(path: Path) -> None:
                     timezone=_SESSION_TZ[inst.session],
                     session_start_min=_SESSION_START[inst.session],
                 )
-                store.add_symbology(conn, inst.symbol, inst.instrument_id, "1970-01-01", "9999-12-31")
+                store.add_symbology(
+                    conn, inst.symbol, inst.instrument_id, "1970-01-01", "9999-12-31"
+                )
                 bars = _bars(inst)
                 src = f"demo:{inst.symbol}"
                 store.write_bars(conn, src, inst.instrument_id, schema.RTYPE_1M, bars,

@@ -73,7 +73,9 @@ def _timestamps(
             nums = pd.to_numeric(pd.Series(values), errors="raise")
         except (ValueError, TypeError) as exc:
             bad = next(i for i, v in enumerate(values) if not v.strip().lstrip("-").isdigit())
-            raise IngestError(source, f"bad epoch timestamp {values[bad]!r}", f"line {lines[bad]}") from exc
+            raise IngestError(
+                source, f"bad epoch timestamp {values[bad]!r}", f"line {lines[bad]}"
+            ) from exc
         idx = pd.DatetimeIndex(pd.to_datetime(nums, unit=unit, utc=True))
     else:
         parsed = pd.to_datetime(pd.Series(values), format=fmt, errors="coerce", utc=False)
@@ -145,7 +147,9 @@ def ingest_csv(
         if not row or all(not c.strip() for c in row):
             continue
         if len(row) != len(header):
-            raise IngestError(source, f"{len(row)} fields, header has {len(header)}", f"line {line}")
+            raise IngestError(
+                source, f"{len(row)} fields, header has {len(header)}", f"line {line}"
+            )
         if skip_null and all(row[pos[f]].strip().lower() in ("null", "") for f in FIELDS[:4]):
             continue
         for k, f in enumerate(FIELDS):
@@ -166,7 +170,9 @@ def ingest_csv(
         raise IngestError(source, "a price or volume does not fit int64 after scaling") from None
     inst = {"timezone": tz, **dict(instrument or {})}
     digest = hashlib.sha256(data).hexdigest()
-    return _write(conn, source, symbol, rtype, cols, lambda i: f"line {lines[i]}", inst, digest, kind)
+    return _write(
+        conn, source, symbol, rtype, cols, lambda i: f"line {lines[i]}", inst, digest, kind
+    )
 
 
 def _volume(cell: str) -> int:

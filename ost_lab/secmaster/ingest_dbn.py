@@ -99,7 +99,8 @@ def decode_records(source: str, data: bytes, progress: bool | None = None) -> li
     raw = _decompress(source, data)
     if not raw.startswith(b"DBN"):
         raise IngestError(source, "not a DBN file (no DBN header)")
-    decoder = dbn.DBNDecoder(upgrade_policy=dbn.VersionUpgradePolicy.UPGRADE_TO_V3)
+    policy: Any = dbn.VersionUpgradePolicy.UPGRADE_TO_V3
+    decoder = dbn.DBNDecoder(upgrade_policy=policy)
     records: list[Any] = []
     bar = None
     if progress or (progress is None and len(raw) >= _PROGRESS_MIN_BYTES):
@@ -114,7 +115,9 @@ def decode_records(source: str, data: bytes, progress: bool | None = None) -> li
                 records.extend(decoder.decode())
             except Exception as exc:
                 raise IngestError(
-                    source, f"DBN decoding failed: {exc}", f"after record {max(len(records) - 1, 0)}"
+                    source,
+                    f"DBN decoding failed: {exc}",
+                    f"after record {max(len(records) - 1, 0)}",
                 ) from exc
             if bar is not None:
                 bar.update(len(piece))
@@ -182,7 +185,7 @@ def ingest_records(
             arr = _columns(recs)
             publishers.update(np.unique(arr["publisher_id"]).tolist())
             report.quotes += _write_quotes(conn, source, arr, recno)
-            if "action" in arr.dtype.names:
+            if "action" in (arr.dtype.names or ()):
                 trades = arr[arr["action"] == b"T"]
                 report.trades += _write_trades(conn, source, trades, recno[arr["action"] == b"T"])
         else:
@@ -197,17 +200,25 @@ def ingest_records(
                 target = str(iv.get("symbol", iv.get("s", "")))
                 if not target.isdigit():
                     continue
-                start, end = _date(iv.get("start_date", iv.get("d0"))), _date(
-                    iv.get("end_date", iv.get("d1"))
+                start, end = (
+                    _date(iv.get("start_date", iv.get("d0"))),
+                    _date(iv.get("end_date", iv.get("d1"))),
                 )
                 if start >= end:
                     continue
                 store.add_symbology(conn, str(sym), int(target), start, end)
-                if conn.execute(
-                    "SELECT 1 FROM instruments WHERE instrument_id = ?", (int(target),)
-                ).fetchone() is None:
+                if (
+                    conn.execute(
+                        "SELECT 1 FROM instruments WHERE instrument_id = ?", (int(target),)
+                    ).fetchone()
+                    is None
+                ):
                     store.upsert_instrument(
-                        conn, int(target), symbol=str(sym), exchange=_venue(dataset), asset_class="unknown"
+                        conn,
+                        int(target),
+                        symbol=str(sym),
+                        exchange=_venue(dataset),
+                        asset_class="unknown",
                     )
     return report
 
@@ -259,7 +270,10 @@ def _write_ohlcv(
                 a["volume"].astype(np.int64),
             ]
         )
-        if conn.execute("SELECT 1 FROM instruments WHERE instrument_id = ?", (iid,)).fetchone() is None:
+        if (
+            conn.execute("SELECT 1 FROM instruments WHERE instrument_id = ?", (iid,)).fetchone()
+            is None
+        ):
             store.upsert_instrument(conn, iid, symbol=str(iid), asset_class="unknown")
         total += store.write_bars(conn, source, iid, rtype, cols, _label(recno[sel]))
     return total
@@ -289,8 +303,8 @@ def _px(x: npt.NDArray[np.int64]) -> list[int | None]:
 def _write_quotes(
     conn: sqlite3.Connection, source: str, a: npt.NDArray[Any], recno: npt.NDArray[np.int64]
 ) -> int:
-    seq = a["sequence"] if "sequence" in a.dtype.names else np.zeros(len(a), np.int64)
-    cols = {
+    seq = a["sequence"] if "sequence" in (a.dtype.names or ()) else np.zeros(len(a), np.int64)
+    cols: dict[str, Any] = {
         "instrument_id": a["instrument_id"].astype(np.int64),
         "ts_event": a["ts_event"].astype(np.int64),
         "sequence": seq.astype(np.int64),

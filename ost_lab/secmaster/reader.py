@@ -284,7 +284,9 @@ class Secmaster:
 
     def instrument(self, instrument_id: int) -> dict[str, Any]:
         """One instrument's reference data."""
-        cur = self.conn.execute("SELECT * FROM instruments WHERE instrument_id = ?", (instrument_id,))
+        cur = self.conn.execute(
+            "SELECT * FROM instruments WHERE instrument_id = ?", (instrument_id,)
+        )
         row = cur.fetchone()
         if row is None:
             raise SecmasterError(f"no instrument {instrument_id}")
@@ -350,9 +352,7 @@ class Secmaster:
                     (instrument_id, rtype, c0, c1),
                 ).fetchall()
                 parts = [codec.decode(blob, n) for n, blob in rows]
-                cols = (
-                    np.concatenate(parts, axis=1) if parts else np.empty((6, 0), dtype=np.int64)
-                )
+                cols = np.concatenate(parts, axis=1) if parts else np.empty((6, 0), dtype=np.int64)
                 CACHE.put(key, version, cols)
         i0, i1 = np.searchsorted(cols[0], [start, end])
         return cols[:, i0:i1]
@@ -442,7 +442,7 @@ class Secmaster:
     def trades(
         self, symbol: str | int, start: TimeLike | None = None, end: TimeLike | None = None
     ) -> dict[str, npt.NDArray[Any]]:
-        """Trades as columns: ts_event, ts_recv, sequence, price (float64), price_fixed, size, side."""
+        """Trades as columns: ts_event, ts_recv, sequence, price, price_fixed (x1e9), size, side."""
         return self._ticks("trades", symbol, start, end)
 
     def quotes(

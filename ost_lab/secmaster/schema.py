@@ -117,7 +117,6 @@ CREATE TABLE ingests (
 """
 
 
-
 def _run_script(db: sqlite_utils.Database, script: str) -> None:
     """Run ``;``-separated DDL inside the caller's transaction (executescript would commit)."""
     for statement in script.split(";\n"):

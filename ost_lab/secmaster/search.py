@@ -1,4 +1,4 @@
-"""Instrument search for the picker: symbol prefix, description words, asset class, with coverage."""
+"""Instrument search for the picker: symbol prefix, description words, asset class; coverage."""
 
 from __future__ import annotations
 

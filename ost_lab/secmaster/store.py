@@ -61,7 +61,7 @@ def load_chunk(conn: sqlite3.Connection, instrument_id: int, rtype: int, chunk: 
 
 
 def _check_bars(source: str, cols: I64, label: Labeler) -> None:
-    ts, o, h, lo, c, v = cols
+    _ts, o, h, lo, c, v = cols
     checks = (
         (lo > h, "high < low"),
         (o > h, "open > high"),
@@ -232,7 +232,9 @@ def write_ticks(
     ).fetchone()
     if clash is not None:
         idx = rows.index(next(r for r in rows if r[:3] == tuple(clash)))
-        raise IngestError(source, f"{table} row {tuple(clash)} differs from the stored row", label(idx))
+        raise IngestError(
+            source, f"{table} row {tuple(clash)} differs from the stored row", label(idx)
+        )
     before = conn.total_changes
     conn.execute(f"INSERT OR IGNORE INTO {table} SELECT * FROM _in_{table}")
     added = conn.total_changes - before
@@ -240,7 +242,9 @@ def write_ticks(
     return added
 
 
-def upsert_publisher(conn: sqlite3.Connection, publisher_id: int, name: str, dataset: str, venue: str) -> None:
+def upsert_publisher(
+    conn: sqlite3.Connection, publisher_id: int, name: str, dataset: str, venue: str
+) -> None:
     """Insert or refresh one publisher."""
     conn.execute(
         "INSERT INTO publishers VALUES (?, ?, ?, ?) ON CONFLICT(publisher_id) DO UPDATE SET "

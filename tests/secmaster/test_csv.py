@@ -86,7 +86,7 @@ def test_bad_csv_rejected_atomically(
     good = _write(tmp_path, "good.csv", YAHOO)
     ingest_yahoo_csv(sm, good, "AAPL")
     before = dump(sm)
-    header, first = YAHOO.splitlines()[:2]
+    header, _first = YAHOO.splitlines()[:2]
     bad = _write(tmp_path, "bad.csv", f"{header}\n2024-01-09,1.0,2.0,0.5,1.5,1.5,10\n{line}\n")
     with pytest.raises(IngestError, match=pattern) as info:
         ingest_yahoo_csv(sm, bad, "AAPL")
@@ -120,8 +120,12 @@ def test_dataframe_roundtrip_and_errors(sm: Secmaster) -> None:
     out = sm.bars("XYZ", "1m").to_pandas("America/New_York")
     assert (out.index.tz_localize(None) == idx).all()
     np.testing.assert_array_equal(out["close"].to_numpy(), df["Close"].to_numpy())
-    assert sm.bars("XYZ", "1m", exact=True).open.tolist() == [1_500_000_000, 1_600_000_000,
-                                                              1_700_000_000, 1_800_000_000]
+    assert sm.bars("XYZ", "1m", exact=True).open.tolist() == [
+        1_500_000_000,
+        1_600_000_000,
+        1_700_000_000,
+        1_800_000_000,
+    ]
     bad = df.copy()
     bad.iloc[2, 1] = np.nan
     with pytest.raises(IngestError, match=r"row 2 .*missing or non-numeric high"):

@@ -148,7 +148,9 @@ def test_later_bad_file_keeps_earlier_files(sm: Secmaster, tmp_path: Path) -> No
 
 def _batch(folder: Path) -> Path:
     folder.mkdir()
-    shutil.copy(DBN_DIR / "test_data.ohlcv-1m.v3.dbn.zst", folder / "glbx-mdp3-20201228.ohlcv-1m.dbn.zst")
+    shutil.copy(
+        DBN_DIR / "test_data.ohlcv-1m.v3.dbn.zst", folder / "glbx-mdp3-20201228.ohlcv-1m.dbn.zst"
+    )
     shutil.copy(DBN_DIR / "test_data.trades.dbn", folder / "glbx-mdp3-20201228.trades.dbn")
     (folder / "metadata.json").write_text(json.dumps({"query": {"dataset": "GLBX.MDP3"}}))
     (folder / "symbology.json").write_text(json.dumps({
