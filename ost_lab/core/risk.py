@@ -26,7 +26,7 @@ import math
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from ost_lab.core.orders import Order
@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 ALL = "*"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 NS_PER_DAY = 86_400 * 1_000_000_000
 
 
@@ -58,7 +59,7 @@ def session_hours(
     days = frozenset(weekdays)
 
     def is_open(ts: int) -> bool:
-        local = datetime.fromtimestamp(ts / 1e9, tz=zone)
+        local = (_EPOCH + timedelta(microseconds=ts // 1000)).astimezone(zone)  # exact, no float
         return local.weekday() in days and t0 <= local.time() < t1
 
     return is_open
