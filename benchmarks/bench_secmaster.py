@@ -1,0 +1,154 @@
+"""Securities-master benchmarks: DBN ingest rate, bytes per bar, cold and repeated 1m-bar reads.
+
+Baselines are measured in the same run: a plain ``sqlite3`` fetchall of the same rows into numpy
+(reads) and a plain ``executemany`` into the same ``ohlcv`` table (ingest). Absolute targets from
+the issue (>= 20M rows/s repeated reads, >= 500k bars/s ingest, <= 60 bytes/bar) are rows whose
+baseline is the target itself.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import databento_dbn as dbn
+import numpy as np
+
+from benchmarks.table import Row
+from ost_lab.secmaster import Secmaster, reader
+from ost_lab.secmaster.schema import connect
+
+MIN = 60_000_000_000
+IID = 4242
+
+
+def _bars(n: int) -> np.ndarray:
+    """n one-minute bars of a tick-rounded random walk (price x1e9), deterministic."""
+    rng = np.random.default_rng(7)
+    ts = 1_600_000_000 * 1_000_000_000 + np.arange(n, dtype=np.int64) * MIN
+    tick = 10_000_000  # 0.01
+    close = 15_000 + np.cumsum(rng.integers(-3, 4, n))
+    opens = np.concatenate([[15_000], close[:-1]])
+    high = np.maximum(opens, close) + rng.integers(0, 3, n)
+    low = np.minimum(opens, close) - rng.integers(0, 3, n)
+    vol = rng.integers(100, 20_000, n)
+    return np.stack([ts, opens * tick, high * tick, low * tick, close * tick, vol]).astype(np.int64)
+
+
+def _write_dbn(path: Path, cols: np.ndarray) -> None:
+    """A DBN v3 file of the bars, encoded by databento-dbn's own record types."""
+    meta = dbn.Metadata(
+        dataset="GLBX.MDP3",
+        start=int(cols[0, 0]),
+        stype_in=dbn.SType.RAW_SYMBOL,
+        stype_out=dbn.SType.INSTRUMENT_ID,
+        schema=dbn.Schema.OHLCV_1M,
+        symbols=["BENCH"],
+        partial=[],
+        not_found=[],
+        mappings=[],
+    )
+    rtype = dbn.RType.OHLCV_1M
+    with path.open("wb") as f:
+        f.write(bytes(meta.encode()))
+        f.write(
+            b"".join(
+                bytes(dbn.OHLCVMsg(rtype, 1, IID, t, o, h, lo, c, v))
+                for t, o, h, lo, c, v in cols.T.tolist()
+            )
+        )
+
+
+def _best(fn: Callable[[], object], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def _sqlite_read(path: Path) -> np.ndarray:
+    conn = sqlite3.connect(path)
+    rows = conn.execute(
+        "SELECT ts_event, open, high, low, close, volume FROM ohlcv "
+        "WHERE instrument_id = ? AND rtype = 33 ORDER BY ts_event",
+        (IID,),
+    ).fetchall()
+    conn.close()
+    a = np.array(rows, dtype=np.int64)
+    return a[:, 1:5] / 1e9
+
+
+def _cold_read(path: Path) -> int:
+    reader.CACHE.clear()
+    with Secmaster(path, readonly=True) as sm:
+        return len(sm.bars(IID, "1m"))
+
+
+def run(quick: bool) -> list[Row]:
+    n = 100_000 if quick else 1_000_000
+    repeat = 2 if quick else 3
+    cols = _bars(n)
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        src = tmp / "bench.ohlcv-1m.dbn"
+        _write_dbn(src, cols)
+
+        db = tmp / "sm.sqlite"
+        with Secmaster(db) as sm:
+            t0 = time.perf_counter()
+            rep = sm.ingest_dbn(src, progress=False)
+            ingest_s = time.perf_counter() - t0
+            assert rep.bars == n
+            sm.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        size = db.stat().st_size
+
+        base_db = tmp / "plain.sqlite"
+        conn = connect(base_db)
+        t0 = time.perf_counter()
+        conn.execute("BEGIN")
+        conn.executemany(
+            "INSERT INTO ohlcv VALUES (?, 33, ?, ?, ?, ?, ?, ?)",
+            [(IID, *r) for r in cols.T.tolist()],
+        )
+        conn.execute("COMMIT")
+        base_ingest_s = time.perf_counter() - t0
+        conn.close()
+
+        rate = n / ingest_s
+        rows.append(Row("secmaster", f"DBN ingest, {n:,} 1m bars", rate, "bars/s",
+                        "target 500k bars/s", 500_000.0, target=1.0))  # fmt: skip
+        rows.append(Row("secmaster", "DBN ingest (decode+validate+merge)", rate, "bars/s",
+                        "sqlite3 executemany of rows", n / base_ingest_s))  # fmt: skip
+        rows.append(Row("secmaster", "file size per bar", size / n, "B", "target 60 B",
+                        60.0, higher_is_better=False, target=1.0))  # fmt: skip
+
+        base_read = _best(lambda: _sqlite_read(db), repeat)
+        cold = _best(lambda: _cold_read(db), repeat)
+        rows.append(Row("secmaster", f"cold read {n:,} 1m bars -> numpy", n / cold, "rows/s",
+                        "sqlite3 fetchall -> numpy", n / base_read, target=5.0))  # fmt: skip
+
+        with Secmaster(db, readonly=True) as sm:
+            sm.bars(IID, "1m")
+            k = 20
+            t0 = time.perf_counter()
+            for _ in range(k):
+                b = sm.bars(IID, "1m")
+            warm = (time.perf_counter() - t0) / k
+            assert len(b) == n
+            rows.append(Row("secmaster", "repeated read in a kernel (cached, validated)",
+                            n / warm, "rows/s", "target 20M rows/s", 20e6, target=1.0))  # fmt: skip
+            rows.append(Row("secmaster", "repeated read in a kernel", n / warm, "rows/s",
+                            "sqlite3 fetchall -> numpy", n / base_read))  # fmt: skip
+            t0 = time.perf_counter()
+            r5 = sm.bars(IID, "5m")
+            res = time.perf_counter() - t0
+            assert abs(len(r5) - n // 5) <= 1
+            rows.append(Row("secmaster", "read 1m + resample to 5m (cached 1m)", n / res,
+                            "rows/s", "sqlite3 fetchall -> numpy", n / base_read))  # fmt: skip
+    return rows
