@@ -296,6 +296,8 @@ def test_random_against_references(xs: list[float], n: int) -> None:
     assert_close(ind.highest(x, n), s.rolling(n).max())
     assert_close(ind.lowest(x, n), s.rolling(n).min())
     np.testing.assert_allclose(ind.rolling_std(x, n), ref_std(x, n), rtol=1e-7, atol=1e-6)
+    h, lo = x + 0.5 * np.sqrt(x), x - 0.25 * np.sqrt(x)
+    assert_close(ind.atr(h, lo, x, n), ref_atr(h, lo, x, n), 1000)
 
 
 # ------------------------------------------------- use inside a jitted kernel

@@ -196,6 +196,22 @@ def test_round_trips_split_by_symbol_and_tag_and_open_positions() -> None:
     assert op.to_dict() == {("A", "y"): 1.0}
 
 
+def test_fractional_quantities_close_despite_float_residue() -> None:
+    f = fills(
+        [
+            (1, "BTC", 0.1, 100.0, 0.0, ""),
+            (2, "BTC", 0.2, 100.0, 0.0, ""),
+            (3, "BTC", -0.3, 110.0, 0.0, ""),
+            (4, "BTC", 0.00001, 100.0, 0.0, ""),
+            (5, "BTC", -0.00001, 120.0, 0.0, ""),
+        ]
+    )
+    rt = m.round_trips(f)
+    assert len(rt) == 2
+    assert rt["pnl_gross"].tolist() == pytest.approx([3.0, 0.0002])
+    assert len(m.open_positions(f)) == 0
+
+
 def test_mfe_mae_from_bars() -> None:
     bars = pd.DataFrame(
         {

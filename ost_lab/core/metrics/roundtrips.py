@@ -36,7 +36,7 @@ ROUND_TRIP_COLUMNS = [
     "n_fills",
 ]
 
-_EPS = 1e-9
+_EPS = 1e-9  # relative tolerance for float residue in quantities
 
 
 @dataclass
@@ -115,7 +115,7 @@ def round_trips(fills: pd.DataFrame, bars: pd.DataFrame | None = None) -> pd.Dat
         for ts, sym, tag, qty, price, comm in cols:
             key = (sym, tag)
             remaining = qty
-            while abs(remaining) > _EPS:
+            while abs(remaining) > _EPS * abs(qty):
                 t = books.get(key)
                 if t is None:
                     t = _Open(sign=1.0 if remaining > 0 else -1.0, entry_ts=ts)
@@ -133,7 +133,7 @@ def round_trips(fills: pd.DataFrame, bars: pd.DataFrame | None = None) -> pd.Dat
                 t.commission += comm * (part / qty)
                 t.pos += part * t.sign
                 remaining -= part
-                if t.pos <= _EPS * max(1.0, t.in_qty):
+                if t.pos <= _EPS * t.in_qty:
                     rows.append(_close(key, t, ts))
                     del books[key]
     out = pd.DataFrame(rows, columns=[*ROUND_TRIP_COLUMNS, "_prices"])
@@ -226,4 +226,5 @@ def open_positions(fills: pd.DataFrame) -> pd.Series:
         return pd.Series(dtype=float)
     f = _normalise_fills(fills)
     s = f.groupby(["symbol", "tag"])["qty"].sum()
-    return s[s.abs() > _EPS]
+    tol = _EPS * f["qty"].abs().max()
+    return s[s.abs() > tol]
