@@ -1,0 +1,500 @@
+"""The runs database: every backtest, sandbox and live run, recorded per run, readable as pandas.
+
+One SQLite file in WAL mode, shared by notebook kernels (which write runs) and the Jupyter server
+(which reads them and posts commands). Each process and thread opens its own ``RunsDB``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import sqlite3
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ost_lab import paths
+from ost_lab.dashboard.runs_schema import COMMANDS, MODES, STATUSES, migrate
+
+NANO = 1_000_000_000
+STALE_AFTER_S = 30.0
+"""A running run whose heartbeat is older than this is taken to have crashed."""
+
+RUN_COLUMNS = (
+    "id",
+    "name",
+    "mode",
+    "status",
+    "started_ns",
+    "ended_ns",
+    "strategies",
+    "instruments",
+    "data_start_ns",
+    "data_end_ns",
+    "feed",
+    "broker",
+    "metrics",
+    "error",
+    "pid",
+    "host",
+    "heartbeat_ns",
+    "progress",
+    "last_equity",
+    "total_return",
+)
+_JSON_COLUMNS = ("strategies", "instruments", "metrics")
+
+# Per-run tables that a recorder appends to, with their columns (run_id and seq are added here).
+_SEQ_TABLES: dict[str, tuple[str, ...]] = {
+    "order_events": ("ts_ns", "order_id", "status", "reason"),
+    "fills": ("ts_ns", "order_id", "symbol", "qty", "price", "commission", "tag", "venue_id"),
+    "risk_events": ("ts_ns", "kind", "rule", "reason", "strategy", "order_id"),
+    "mode_changes": ("ts_ns", "from_mode", "to_mode", "note"),
+    "logs": ("ts_ns", "level", "message"),
+}
+_UPSERT_TABLES: dict[str, tuple[str, ...]] = {
+    "orders": (
+        "order_id",
+        "ts_ns",
+        "strategy",
+        "symbol",
+        "side",
+        "qty",
+        "order_type",
+        "limit_price",
+        "stop_price",
+        "tif",
+        "tag",
+        "parent_id",
+        "status",
+        "filled_qty",
+        "avg_price",
+    ),
+    "positions": ("ts_ns", "symbol", "tag", "qty", "avg_price", "realized", "unrealized"),
+    "equity": ("ts_ns", "equity"),
+}
+_MONEY = {"price", "commission", "limit_price", "stop_price", "avg_price", "realized", "unrealized"}
+
+
+class UnknownRun(KeyError):
+    """No run with that id."""
+
+    def __str__(self) -> str:
+        return f"no run with id {self.args[0]!r}"
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command posted to a running engine, and whether the engine acknowledged it."""
+
+    id: int
+    run_id: str
+    command: str
+    args: dict[str, Any]
+    created_ns: int
+    acked_ns: int | None
+    ack_note: str | None
+
+
+def new_run_id(now_ns: int | None = None) -> str:
+    """A readable, time-sortable id, unique even for runs started in the same nanosecond."""
+    ns = time.time_ns() if now_ns is None else now_ns
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(ns // NANO))
+    return f"{stamp}-{ns % NANO:09d}-{secrets.token_hex(3)}"
+
+
+def to_nano(value: float | None) -> int | None:
+    """A money amount as integer nano-units (the storage convention), exact to 1e-9."""
+    return None if value is None else round(value * NANO)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class RunsDB:
+    """A connection to the runs database; opening it migrates the schema and marks crashed runs."""
+
+    def __init__(self, path: str | Path | None = None, *, stale_after_s: float = STALE_AFTER_S):
+        self.path = Path(path) if path is not None else paths.runs_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.stale_after_s = stale_after_s
+        self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        self.conn.execute("PRAGMA foreign_keys = ON")
+        migrate(self.conn)
+        self.sweep_crashed()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> RunsDB:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _tx(self) -> _Transaction:
+        return _Transaction(self.conn)
+
+    # ------------------------------------------------------------------ runs
+    def create_run(
+        self,
+        *,
+        name: str,
+        mode: str,
+        strategies: Sequence[Mapping[str, Any]] = (),
+        instruments: Sequence[str] = (),
+        data_start_ns: int | None = None,
+        data_end_ns: int | None = None,
+        feed: str | None = None,
+        broker: str | None = None,
+        pid: int | None = None,
+    ) -> str:
+        """Insert a new run with status ``running`` and return its id."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        now = time.time_ns()
+        for _ in range(5):
+            run_id = new_run_id(now)
+            try:
+                with self._tx():
+                    self.conn.execute(
+                        "INSERT INTO runs (id, name, mode, status, started_ns, strategies,"
+                        " instruments, data_start_ns, data_end_ns, feed, broker, pid, host,"
+                        " heartbeat_ns) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            run_id,
+                            name,
+                            mode,
+                            now,
+                            json.dumps(list(strategies), default=str),
+                            json.dumps(list(instruments)),
+                            data_start_ns,
+                            data_end_ns,
+                            feed,
+                            broker,
+                            os.getpid() if pid is None else pid,
+                            socket.gethostname(),
+                            now,
+                        ),
+                    )
+                return run_id
+            except sqlite3.IntegrityError:
+                continue
+        raise RuntimeError("could not allocate a unique run id")
+
+    def heartbeat(
+        self, run_id: str, *, progress: float | None = None, last_equity: float | None = None
+    ) -> None:
+        """Tell readers the run is alive, with its progress (0..1) and latest equity."""
+        self.conn.execute(
+            "UPDATE runs SET heartbeat_ns = ?, progress = COALESCE(?, progress),"
+            " last_equity = COALESCE(?, last_equity) WHERE id = ?",
+            (time.time_ns(), progress, to_nano(last_equity), run_id),
+        )
+
+    def finish_run(
+        self,
+        run_id: str,
+        status: str,
+        *,
+        metrics: Mapping[str, Any] | None = None,
+        error: str | None = None,
+        total_return: float | None = None,
+    ) -> None:
+        """Close a run with its final status and metrics."""
+        if status not in STATUSES or status == "running":
+            raise ValueError(f"a finished run's status is one of {STATUSES[1:]}, got {status!r}")
+        with self._tx():
+            cur = self.conn.execute(
+                "UPDATE runs SET status = ?, ended_ns = ?, metrics = ?, error = ?,"
+                " total_return = ?, progress = CASE WHEN ? = 'completed' THEN 1.0 ELSE progress END"
+                " WHERE id = ?",
+                (
+                    status,
+                    time.time_ns(),
+                    None if metrics is None else json.dumps(_jsonable(metrics)),
+                    error,
+                    total_return,
+                    status,
+                    run_id,
+                ),
+            )
+            if cur.rowcount == 0:
+                raise UnknownRun(run_id)
+
+    def sweep_crashed(self, now_ns: int | None = None) -> list[str]:
+        """Mark ``running`` runs whose process is gone (same host) or whose heartbeat is stale."""
+        now = time.time_ns() if now_ns is None else now_ns
+        host = socket.gethostname()
+        stale_before = now - int(self.stale_after_s * NANO)
+        crashed = []
+        rows = self.conn.execute(
+            "SELECT id, pid, host, heartbeat_ns FROM runs WHERE status = 'running'"
+        ).fetchall()
+        for run_id, pid, run_host, heartbeat in rows:
+            dead = run_host == host and pid is not None and not _pid_alive(int(pid))
+            if dead or (heartbeat or 0) < stale_before:
+                crashed.append(run_id)
+        if crashed:
+            with self._tx():
+                self.conn.executemany(
+                    "UPDATE runs SET status = 'crashed',"
+                    " ended_ns = COALESCE(ended_ns, heartbeat_ns),"
+                    " error = COALESCE(error, 'the process running it stopped without closing it')"
+                    " WHERE id = ? AND status = 'running'",
+                    [(r,) for r in crashed],
+                )
+        return crashed
+
+    def delete_run(self, run_id: str, *, force: bool = False) -> None:
+        """Delete a run and everything recorded for it; a running run only with ``force``."""
+        row = self.conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise UnknownRun(run_id)
+        if row[0] == "running" and not force:
+            raise ValueError(f"run {run_id} is running: stop it first (or force)")
+        with self._tx():
+            self.conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+
+    # ------------------------------------------------------------ recording
+    def write_batch(self, run_id: str, batch: Mapping[str, Iterable[Mapping[str, Any]]]) -> None:
+        """Append one batch of records (table name -> rows as dicts) in a single transaction.
+
+        Money fields are given as floats and stored as nano-units. ``orders``, ``positions`` and
+        ``equity`` rows replace earlier rows with the same key (an order's latest state).
+        """
+        unknown = set(batch) - set(_SEQ_TABLES) - set(_UPSERT_TABLES)
+        if unknown:
+            raise ValueError(f"unknown tables in batch: {sorted(unknown)}")
+        with self._tx():
+            for table, rows in batch.items():
+                rows = list(rows)
+                if not rows:
+                    continue
+                if table in _SEQ_TABLES:
+                    cols = _SEQ_TABLES[table]
+                    start = self.conn.execute(
+                        f"SELECT COALESCE(MAX(seq), -1) + 1 FROM {table} WHERE run_id = ?",
+                        (run_id,),
+                    ).fetchone()[0]
+                    values = [
+                        (run_id, start + i, *(_store(c, r.get(c)) for c in cols))
+                        for i, r in enumerate(rows)
+                    ]
+                    names = ("run_id", "seq", *cols)
+                    verb = "INSERT"
+                else:
+                    cols = _UPSERT_TABLES[table]
+                    values = [(run_id, *(_store(c, r.get(c)) for c in cols)) for r in rows]
+                    names = ("run_id", *cols)
+                    verb = "INSERT OR REPLACE"
+                marks = ", ".join("?" * len(names))
+                self.conn.executemany(
+                    f"{verb} INTO {table} ({', '.join(names)}) VALUES ({marks})", values
+                )
+
+    # ------------------------------------------------------------- commands
+    def post_command(self, run_id: str, command: str, args: Mapping[str, Any] | None = None) -> int:
+        """Queue a command for a run's engine; returns the command id."""
+        if command not in COMMANDS:
+            raise ValueError(f"command must be one of {COMMANDS}, got {command!r}")
+        self.get_run(run_id)
+        with self._tx():
+            cur = self.conn.execute(
+                "INSERT INTO commands (run_id, command, args, created_ns) VALUES (?, ?, ?, ?)",
+                (run_id, command, json.dumps(dict(args or {})), time.time_ns()),
+            )
+        return int(cur.lastrowid or 0)
+
+    def pending_commands(self, run_id: str) -> list[Command]:
+        """Commands for ``run_id`` that no engine has acknowledged yet, oldest first."""
+        rows = self.conn.execute(
+            "SELECT id, run_id, command, args, created_ns, acked_ns, ack_note FROM commands"
+            " WHERE run_id = ? AND acked_ns IS NULL ORDER BY id",
+            (run_id,),
+        ).fetchall()
+        return [_command(r) for r in rows]
+
+    def ack_command(self, command_id: int, note: str = "done") -> None:
+        self.conn.execute(
+            "UPDATE commands SET acked_ns = ?, ack_note = ? WHERE id = ? AND acked_ns IS NULL",
+            (time.time_ns(), note, command_id),
+        )
+
+    def get_command(self, command_id: int) -> Command:
+        row = self.conn.execute(
+            "SELECT id, run_id, command, args, created_ns, acked_ns, ack_note FROM commands"
+            " WHERE id = ?",
+            (command_id,),
+        ).fetchone()
+        if row is None:
+            raise KeyError(f"no command with id {command_id}")
+        return _command(row)
+
+    # -------------------------------------------------------------- reading
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        """One run's row as a dict (JSON fields decoded, money as floats)."""
+        row = self.conn.execute(
+            f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE id = ?", (run_id,)
+        ).fetchone()
+        if row is None:
+            raise UnknownRun(run_id)
+        return _run_dict(row)
+
+    def list_runs(
+        self,
+        *,
+        mode: str | None = None,
+        status: str | None = None,
+        text: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Runs, newest first, filtered by mode, status and a text found in name/strategies/ids."""
+        where, params = ["1 = 1"], []
+        if mode:
+            where.append("mode = ?")
+            params.append(mode)
+        if status:
+            where.append("status = ?")
+            params.append(status)
+        if text:
+            where.append("(name LIKE ? OR strategies LIKE ? OR instruments LIKE ? OR id LIKE ?)")
+            params.extend([f"%{text}%"] * 4)
+        rows = self.conn.execute(
+            f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE {' AND '.join(where)}"
+            " ORDER BY started_ns DESC, id DESC LIMIT ? OFFSET ?",
+            (*params, int(limit), int(offset)),
+        ).fetchall()
+        return [_run_dict(r) for r in rows]
+
+    def count_runs(self, *, mode: str | None = None, status: str | None = None) -> int:
+        where, params = ["1 = 1"], []
+        if mode:
+            where.append("mode = ?")
+            params.append(mode)
+        if status:
+            where.append("status = ?")
+            params.append(status)
+        return int(
+            self.conn.execute(
+                f"SELECT COUNT(*) FROM runs WHERE {' AND '.join(where)}", params
+            ).fetchone()[0]
+        )
+
+    def runs(self, **filters: Any) -> pd.DataFrame:
+        """``list_runs`` as a DataFrame indexed by run id, with tz-aware start/end times."""
+        frame = pd.DataFrame(self.list_runs(**filters), columns=list(RUN_COLUMNS))
+        for col in ("started_ns", "ended_ns", "heartbeat_ns"):
+            frame[col.removesuffix("_ns")] = pd.to_datetime(frame[col], utc=True, unit="ns")
+        return frame.set_index("id")
+
+    def table(self, run_id: str, table: str) -> pd.DataFrame:
+        """One per-run table as a DataFrame, money as floats and ``ts`` as tz-aware UTC."""
+        if table not in _SEQ_TABLES and table not in _UPSERT_TABLES:
+            raise ValueError(f"unknown table {table!r}")
+        self.get_run(run_id)
+        cols = _SEQ_TABLES.get(table) or _UPSERT_TABLES[table]
+        order = "seq" if table in _SEQ_TABLES else "ts_ns"
+        frame = pd.read_sql_query(
+            f"SELECT {', '.join(cols)} FROM {table} WHERE run_id = ? ORDER BY {order}",
+            self.conn,
+            params=(run_id,),
+        )
+        for col in cols:
+            if col in _MONEY or (table == "equity" and col == "equity"):
+                frame[col] = frame[col].astype("float64") / NANO
+        frame.insert(0, "ts", pd.to_datetime(frame["ts_ns"], utc=True, unit="ns"))
+        return frame
+
+    def orders(self, run_id: str) -> pd.DataFrame:
+        return self.table(run_id, "orders")
+
+    def fills(self, run_id: str) -> pd.DataFrame:
+        return self.table(run_id, "fills")
+
+    def equity(self, run_id: str) -> pd.Series:
+        """The run's equity curve, indexed by tz-aware UTC time."""
+        frame = self.table(run_id, "equity")
+        return pd.Series(
+            frame["equity"].to_numpy(), index=pd.DatetimeIndex(frame["ts"]), name=run_id
+        )
+
+    def metrics(self, run_id: str) -> pd.Series:
+        return pd.Series(self.get_run(run_id)["metrics"] or {}, name=run_id, dtype=object)
+
+    def compare(self, run_ids: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Metrics side by side (one column per run) and the equity curves aligned on time."""
+        metrics = pd.concat([self.metrics(r) for r in run_ids], axis=1)
+        equity = pd.concat([self.equity(r) for r in run_ids], axis=1).sort_index()
+        return metrics, equity
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on error (autocommit connections)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _store(column: str, value: Any) -> Any:
+    if value is not None and (column in _MONEY or column == "equity"):
+        return to_nano(float(value))
+    return value
+
+
+def _jsonable(obj: Any) -> Any:
+    """Metrics as JSON: NaN and infinities become null (JSON has none), numpy scalars plain."""
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if hasattr(obj, "item") and callable(obj.item):
+        obj = obj.item()
+    if isinstance(obj, float) and (obj != obj or obj in (float("inf"), float("-inf"))):
+        return None
+    if isinstance(obj, pd.Timedelta | pd.Timestamp):
+        return str(obj)
+    return obj
+
+
+def _run_dict(row: Sequence[Any]) -> dict[str, Any]:
+    run = dict(zip(RUN_COLUMNS, row, strict=True))
+    for col in _JSON_COLUMNS:
+        run[col] = json.loads(run[col]) if run[col] else None
+    if run["last_equity"] is not None:
+        run["last_equity"] = run["last_equity"] / NANO
+    return run
+
+
+def _command(row: Sequence[Any]) -> Command:
+    return Command(
+        id=row[0],
+        run_id=row[1],
+        command=row[2],
+        args=json.loads(row[3]),
+        created_ns=row[4],
+        acked_ns=row[5],
+        ack_note=row[6],
+    )
