@@ -9,6 +9,8 @@ EXT := extensions/ost-lab
 EXT_BUILT := ost_lab/labextension/package.json
 EXT_SRC := $(wildcard $(EXT)/src/*.ts $(EXT)/style/* $(EXT)/schema/*) $(EXT)/package.json $(EXT)/tsconfig.json
 PORT ?= 8888
+# Every recipe sees the virtual environment's tools first (jupyter-builder, npm scripts).
+export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: lab test setup lint unit notebooks browser bench chromium clean
 
@@ -28,11 +30,11 @@ $(BIN)/jupyter-builder: | $(BIN)/python
 	$(BIN)/python -m pip install --quiet "jupyterlab>=4.2,<5"
 
 $(EXT_BUILT): $(EXT_SRC) | $(BIN)/jupyter-builder
-	cd $(EXT) && npm install --no-audit --no-fund && PATH="$(abspath $(BIN)):$$PATH" npm run build:prod
+	cd $(EXT) && npm install --no-audit --no-fund && npm run build:prod
 
 $(STAMP): pyproject.toml $(EXT_BUILT)
 	$(BIN)/python -m pip install --quiet -e ".[test,sweeps]"
-	$(BIN)/jupyter labextension develop --overwrite .
+	$(BIN)/jupyter-builder develop --overwrite .
 	touch $@
 
 lint: setup
