@@ -231,6 +231,24 @@ def test_mfe_mae_from_bars() -> None:
     assert rs["pnl_gross"].iloc[0] == -6.0
 
 
+def test_fill_ts_as_datetimes_and_minute_equity() -> None:
+    f = fills(
+        [(T0 + 60 * 10**9, "A", 1.0, 10.0, 0.0, ""), (T0 + 120 * 10**9, "A", -1.0, 11.0, 0.0, "")]
+    )
+    f_dt = f.assign(ts=pd.to_datetime(f["ts"], utc=True))
+    pd.testing.assert_frame_equal(m.round_trips(f), m.round_trips(f_dt))
+    idx = pd.date_range("2024-01-02 14:30", periods=390, freq="min", tz="UTC").append(
+        pd.date_range("2024-01-03 14:30", periods=390, freq="min", tz="UTC")
+    )  # two US equity sessions of minute bars
+    eq = pd.Series(np.linspace(100.0, 101.0, idx.size), index=idx)
+    p = m.performance(eq, f)
+    assert p["periods_per_year"] == 252 * 390
+    assert p["exposure"] == pytest.approx(0.0)  # fills before the curve starts
+    eq2 = eq.copy()
+    eq2.index = pd.DatetimeIndex(T0 + np.arange(eq.size) * 60 * 10**9, tz="UTC")
+    assert m.exposure(eq2, f) == pytest.approx(60 / ((eq2.index[-1] - eq2.index[0]).value / 1e9))
+
+
 def test_no_fills() -> None:
     rt = m.round_trips(fills([]))
     assert len(rt) == 0 and list(rt.columns) == m.ROUND_TRIP_COLUMNS
