@@ -139,7 +139,7 @@ def decode_records(source: str, data: bytes, progress: bool | None = None) -> li
 def _columns(recs: list[Any]) -> npt.NDArray[Any]:
     """Records of one type as a numpy structured array, per the package's own layout."""
     dtype = np.dtype(recs[0]._dtypes)
-    blob = b"".join(bytes(r) for r in recs)
+    blob = b"".join(map(bytes, recs))
     width = len(blob) // len(recs)
     if width != dtype.itemsize:  # e.g. ts_out appended
         dtype = np.dtype({"names": dtype.names, "formats": [dtype[n] for n in dtype.names],
@@ -166,12 +166,17 @@ def ingest_records(
     meta = records[0]
     report = IngestReport(source, records=len(records) - 1)
     dataset = str(meta.dataset or "")
+    body = records[1:]
+    kinds = list(map(type, body))
     groups: dict[str, list[int]] = defaultdict(list)
-    for i, rec in enumerate(records[1:]):
-        groups[type(rec).__name__].append(i)
+    if len(set(kinds)) == 1:  # the usual single-schema file: no per-record grouping
+        groups[kinds[0].__name__] = list(range(len(body)))
+    else:
+        for i, k in enumerate(kinds):
+            groups[k.__name__].append(i)
     publishers: set[int] = set()
     for kind, idx in groups.items():
-        recs = [records[i + 1] for i in idx]
+        recs = body if len(idx) == len(body) else [body[i] for i in idx]
         recno = np.asarray(idx, dtype=np.int64)
         if kind == "OHLCVMsg":
             report.bars += _write_ohlcv(conn, source, recs, recno, publishers)
