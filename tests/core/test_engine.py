@@ -22,9 +22,11 @@ from ost_lab.core import (
     Order,
     OrderEvent,
     OrderStatus,
+    OrderType,
     RunControl,
     SimulatedBroker,
     Strategy,
+    Tick,
     TimeInForce,
 )
 
@@ -452,3 +454,71 @@ def test_deterministic_bit_identical() -> None:
     pd.testing.assert_series_equal(r1.equity, r2.equity, check_exact=True)
     assert r1.equity.to_numpy().tobytes() == r2.equity.to_numpy().tobytes()
     assert r1.fills["price"].to_numpy().tobytes() == r2.fills["price"].to_numpy().tobytes()
+
+
+def test_ticks_fill_at_the_touch_and_reach_on_tick() -> None:
+    class T(Strategy):
+        def __init__(self) -> None:
+            super().__init__(symbols=("AAA",))
+            self.seen: list[tuple[float, float]] = []
+
+        def on_tick(self, tick: Tick) -> None:
+            self.seen.append((tick.price, self.position))
+            if len(self.seen) == 1:
+                self.buy(5)  # next tick's ask
+                self.lim = self.sell(5, limit=100.6)  # fills when the bid reaches 100.6
+
+    ticks = [
+        Tick("AAA", T0, 100.0, 1, 99.9, 100.1),
+        Tick("AAA", T0 + 1, 100.2, 1, 100.1, 100.3),
+        Tick("AAA", T0 + 2, 100.7, 1, 100.5, 100.8),  # bid 100.5 < 100.6: no fill
+        Tick("AAA", T0 + 3, 100.8, 1, 100.7, 100.9),  # bid 100.7 >= 100.6: opens at 100.7
+    ]
+    s = T()
+    res = Engine(s, ticks, account_type=AccountType.MARGIN).run()
+    assert res.fills["price"].tolist() == [100.3, 100.7]
+    assert res.fills["ts"].tolist() == [T0 + 1, T0 + 3]
+    assert [p for _, p in s.seen] == [0, 5, 5, 0]  # fills visible in the same on_tick
+
+
+def test_position_is_current_in_on_order_and_on_fill() -> None:
+    class P(Strategy):
+        def __init__(self) -> None:
+            super().__init__(symbols=("AAA",))
+            self.at_fill: list[float] = []
+            self.at_filled_status: list[float] = []
+
+        def on_bar(self, bar: Bar) -> None:
+            if len(self.data["AAA"]) == 1:
+                self.buy(3)
+
+        def on_fill(self, fill: FillEvent) -> None:
+            self.at_fill.append(self.position)
+
+        def on_order(self, order: Order, event: OrderEvent) -> None:
+            if event.status is OrderStatus.FILLED:
+                self.at_filled_status.append(self.position)
+
+    s = P()
+    Engine(s, make_bars(BARS)).run()
+    assert s.at_fill == [3.0] and s.at_filled_status == [3.0]
+
+
+def test_modify_rules() -> None:
+    b = SimulatedBroker()
+    o = Order(id="x", symbol="AAA", side=1, qty=2, type=OrderType.LIMIT, limit_price=1.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        b.modify(o, 0, qty=3)  # not working
+    b.submit(o, 0)
+    b.modify(o, 1, qty=3, limit_price=2.0)
+    b.cancel(o, 2)
+    b.cancel(o, 3)  # already canceled: no-op
+    assert [e.status for e in b.drain_events()] == [
+        OrderStatus.SUBMITTED,
+        OrderStatus.ACCEPTED,
+        OrderStatus.ACCEPTED,
+        OrderStatus.CANCELED,
+    ]
+    assert o.qty == 3 and o.limit_price == 2.0
+    with pytest.raises(ValueError):
+        SimulatedBroker(fill_timing="later")  # type: ignore[arg-type]

@@ -178,3 +178,33 @@ def test_fills_are_inside_the_bar_and_respect_limits(
     if otype is OrderType.STOP_LIMIT and not triggered and not gapped:
         # triggered intrabar: only prices between trigger and close traded afterwards
         assert min(stop, c) <= p <= max(stop, c)
+
+
+_JIT: dict[str, object] = {}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    bar=bars(),
+    side=st.sampled_from([BUY, SELL]),
+    otype=st.sampled_from(list(OrderType)),
+    limit=prices,
+    stop=prices,
+    triggered=st.booleans(),
+)
+def test_numba_and_python_rules_agree(
+    bar: tuple[float, float, float, float],
+    side: int,
+    otype: OrderType,
+    limit: float,
+    stop: float,
+    triggered: bool,
+) -> None:
+    if not _JIT:
+        _JIT.update(m.njit_all(numba.njit))
+    jitted = _JIT["match_bar"]
+    o, h, lo, c = bar
+    expected = m.match_bar(side, int(otype), limit, stop, triggered, o, h, lo, c)
+    got = jitted(side, int(otype), limit, stop, triggered, o, h, lo, c)  # type: ignore[operator]
+    assert (is_nan(got[0]) and is_nan(expected[0])) or got[0] == expected[0]
+    assert got[1] == expected[1]
