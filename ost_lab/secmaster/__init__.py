@@ -54,35 +54,39 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'ost_lab.secmaster' has no attribute {name!r}")
 
 
-def _open(secmaster: Secmaster | Path | str) -> Secmaster:
+def _run(secmaster: Secmaster | Path | str, method: str, *args: Any, **kwargs: Any) -> Any:
+    """Call ``method`` on an open Secmaster, or on one opened (and closed) for ``path``."""
     from ost_lab.secmaster.reader import Secmaster
 
-    return secmaster if isinstance(secmaster, Secmaster) else Secmaster(secmaster)
+    if isinstance(secmaster, Secmaster):
+        return getattr(secmaster, method)(*args, **kwargs)
+    with Secmaster(secmaster) as sm:
+        return getattr(sm, method)(*args, **kwargs)
 
 
 def ingest_dbn(
     secmaster: Secmaster | Path | str, *paths: Path | str, progress: bool | None = None
 ) -> IngestReport:
     """Ingest DBN files / Databento batch folders or zips into ``secmaster`` (object or path)."""
-    return _open(secmaster).ingest_dbn(*paths, progress=progress)
+    return _run(secmaster, "ingest_dbn", *paths, progress=progress)
 
 
 def ingest_csv(
     secmaster: Secmaster | Path | str, path: Path | str, symbol: str, **kwargs: Any
 ) -> IngestReport:
     """Ingest a generic OHLCV CSV (see ``ost_lab.secmaster.ingest_csv.ingest_csv``)."""
-    return _open(secmaster).ingest_csv(path, symbol, **kwargs)
+    return _run(secmaster, "ingest_csv", path, symbol, **kwargs)
 
 
 def ingest_yahoo_csv(
     secmaster: Secmaster | Path | str, path: Path | str, symbol: str, **kwargs: Any
 ) -> IngestReport:
     """Ingest a Yahoo Finance daily CSV as 1d bars."""
-    return _open(secmaster).ingest_yahoo_csv(path, symbol, **kwargs)
+    return _run(secmaster, "ingest_yahoo_csv", path, symbol, **kwargs)
 
 
 def ingest_dataframe(
     secmaster: Secmaster | Path | str, df: pd.DataFrame, symbol: str, **kwargs: Any
 ) -> IngestReport:
     """Ingest a pandas DataFrame with a DatetimeIndex."""
-    return _open(secmaster).ingest_dataframe(df, symbol, **kwargs)
+    return _run(secmaster, "ingest_dataframe", df, symbol, **kwargs)

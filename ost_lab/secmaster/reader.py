@@ -366,8 +366,12 @@ class Secmaster:
         }
 
     def _series(self, symbol: str | int, timeframe: str, start: int, end: int) -> I64:
-        period = parse_timeframe(timeframe)
         parts: list[I64] = []
+        if timeframe.strip().lower() == "eod":  # end-of-day bars are only ever native
+            for iid, lo, hi in self.resolve(symbol, start, end):
+                parts.append(self.raw_bars(iid, schema.RTYPE_EOD, lo, hi))
+            return np.concatenate(parts, axis=1) if parts else np.empty((6, 0), dtype=np.int64)
+        period = parse_timeframe(timeframe)
         for iid, lo, hi in self.resolve(symbol, start, end):
             have = self._rtypes(iid)
             native = {

@@ -103,3 +103,17 @@ def test_search_for_the_picker(demo: Secmaster) -> None:
     assert set(es["coverage"]) == {"1m", "trades", "quotes"}
     assert demo.search("100%_'; DROP TABLE ohlcv; --") == []
     assert len(demo.search("")) == 8
+
+
+def test_eod_bars_and_path_level_ingest(tmp_path: Path) -> None:
+    from ost_lab.secmaster import ingest_dataframe, store
+
+    path = tmp_path / "e.sqlite"
+    idx = pd.date_range("2024-01-02", periods=3, freq="1D", tz="UTC")
+    df = pd.DataFrame({"open": 1.0, "high": 2.0, "low": 0.5, "close": 1.5, "volume": 9}, index=idx)
+    assert ingest_dataframe(path, df, "E", timeframe="eod").bars == 3
+    with Secmaster(path) as sm:
+        b = sm.bars("E", "eod", exact=True)
+        assert b.ts.tolist() == idx.as_unit("ns").asi8.tolist()
+        assert sm.conn.execute("SELECT DISTINCT rtype FROM ohlcv").fetchall() == [(36,)]
+        assert store.data_version(sm.conn) == 1
