@@ -169,6 +169,33 @@ def bars_for(sym: str, closes: list[float]) -> list[Bar]:
     return out
 
 
+class CheckingBroker(SimulatedBroker):
+    """Asserts every fill is at a price the current bar traded (or the close it was sent at)."""
+
+    def __init__(self, *a: Any, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        self.current: dict[str, Bar] = {}
+        self.matching = False
+        self.n_checked = 0
+
+    def on_market_data(self, event: Any) -> None:
+        self.current[event.symbol] = event
+        self.matching = True
+        super().on_market_data(event)
+        self.matching = False
+
+    def _fill(self, order: Order, ts: int, qty: float, price: float) -> None:
+        bar = self.current[order.symbol]
+        if self.matching:
+            assert bar.low <= price <= bar.high
+            assert ts in (bar.ts_open, bar.ts)
+        else:
+            assert self.fill_timing == "close" and order.type is OrderType.MARKET
+            assert price == bar.close and ts == bar.ts  # same-bar-close market fill
+        self.n_checked += 1
+        super()._fill(order, ts, qty, price)
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 10_000),
@@ -196,7 +223,7 @@ def test_portfolio_invariants_after_every_event(seed: int, steps: list[int], tim
             assert o.filled_qty <= o.qty + 1e-9
             assert o.status.is_terminal or o.filled_qty < o.qty
 
-    broker = SimulatedBroker(
+    broker = CheckingBroker(
         fill_timing=timing,
         commission=Commission(per_unit=0.01),  # type: ignore[arg-type]
         max_volume_fraction=0.2,
@@ -206,6 +233,7 @@ def test_portfolio_invariants_after_every_event(seed: int, steps: list[int], tim
     )
     holder["e"] = eng
     res = eng.run()
+    assert broker.n_checked == len(res.fills)  # every fill went through the price check
     check()
     # every order event chain is legal and the fills DataFrame matches the order book
     for o in res.orders:
