@@ -308,28 +308,31 @@ class Engine:
                 self._local.append(o.cancel(max(self.now, o.ts_last), reason))
             elif o.is_open:
                 self.broker.cancel(o, self.now)
-        names = list(self._tags) if sid == ALL else [sid]
-        for name in names:
-            for tag in self._tags.get(name, []):
-                book = self.portfolio.books.get(tag)
-                if book is None:
+        if sid == ALL:  # every book, including ones no running strategy owns
+            owner = {t: n for n, tags in self._tags.items() for t in tags}
+            books = [(owner.get(t, ""), t) for t in self.portfolio.books]
+        else:
+            books = [(sid, t) for t in self._tags.get(sid, [])]
+        for name, tag in books:
+            book = self.portfolio.books.get(tag)
+            if book is None:
+                continue
+            for sym, pos in book.positions.items():
+                if pos.qty == 0.0:
                     continue
-                for sym, pos in book.positions.items():
-                    if pos.qty == 0.0:
-                        continue
-                    flat = Order(
-                        id=self.new_order_id(),
-                        symbol=sym,
-                        side=Side.SELL if pos.qty > 0 else Side.BUY,
-                        qty=abs(pos.qty),
-                        type=OrderType.MARKET,
-                        tag=tag,
-                        strategy_id=name,
-                        reduce_only=True,
-                        ts_init=self.now,
-                    )
-                    self.orders[flat.id] = flat
-                    self._send(flat)
+                flat = Order(
+                    id=self.new_order_id(),
+                    symbol=sym,
+                    side=Side.SELL if pos.qty > 0 else Side.BUY,
+                    qty=abs(pos.qty),
+                    type=OrderType.MARKET,
+                    tag=tag,
+                    strategy_id=name,
+                    reduce_only=True,
+                    ts_init=self.now,
+                )
+                self.orders[flat.id] = flat
+                self._send(flat)
         self._drain()
 
     # ======================================================== internals

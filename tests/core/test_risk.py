@@ -312,3 +312,30 @@ def test_stale_feed_pauses_strategy_in_live_mode() -> None:
     assert not w.paused
     assert res.rejections[0][1].rule == "stale_feed"
     assert math.isclose(res.portfolio.equity(), 100_000.0)
+
+
+def test_kill_all_flattens_unowned_books_and_strategy_kill() -> None:
+    p = Portfolio(1e6, account_type=AccountType.MARGIN)
+    p.apply_fill(FillEvent(T0 - MIN, "old", "AAA", Side.SELL, 7, 99.0, 0.0, "legacy"))
+
+    class SelfKill(Strategy):
+        symbols = ("AAA",)
+
+        def on_bar(self, bar: Bar) -> None:
+            n = len(self.data["AAA"])
+            if n == 1:
+                self.buy(4)
+            elif n == 3:
+                self.kill("drawdown")
+
+    s = SelfKill()
+    eng = Engine(s, bars(5), portfolio=p)
+    res = eng.run()
+    # the strategy's own book is flattened at bar 3's open (103); the legacy short is untouched
+    assert res.portfolio.position("AAA", "SelfKill") == 0
+    assert res.portfolio.position("AAA", "legacy") == -7
+    assert res.fills["price"].tolist() == [99.0, 101.0, 103.0]
+    eng.kill_switch(None, "all")
+    flat = eng.orders[max(eng.orders)]  # the legacy book's flatten order, waiting for a bar
+    assert flat.reduce_only and flat.side is Side.BUY and flat.qty == 7 and flat.tag == "legacy"
+    assert flat.status is OrderStatus.ACCEPTED
