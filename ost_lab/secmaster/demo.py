@@ -157,7 +157,7 @@ INSTRUMENTS = (
     ),
 )
 _SESSION_TZ = {"us_equity": "America/New_York", "fx": "America/New_York", "cme": "America/Chicago"}
-_SESSION_START = {"us_equity": 570, "fx": 1020, "cme": 1020}
+_SESSION_START = {"us_equity": 0, "fx": 1020, "cme": 1020}  # local minutes; 0 = calendar day
 
 
 def _days(session: str) -> list[dt.date]:

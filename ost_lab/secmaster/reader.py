@@ -339,6 +339,7 @@ class Secmaster:
     # -- bars ------------------------------------------------------------------------------
     def raw_bars(self, instrument_id: int, rtype: int, start: int, end: int) -> I64:
         """Stored bars of one instrument and rtype with ts in [start, end): (6, n) int64, exact."""
+        start, end = max(start, -(2**63)), min(end, 2**63 - 1)
         span = schema.chunk_span_ns(rtype)
         c0, c1 = start // span, (end - 1) // span
         with self._snapshot() as conn:
@@ -356,6 +357,13 @@ class Secmaster:
                 CACHE.put(key, version, cols)
         i0, i1 = np.searchsorted(cols[0], [start, end])
         return cols[:, i0:i1]
+
+    def _session(self, instrument_id: int) -> tuple[str, int]:
+        row = self.conn.execute(
+            "SELECT timezone, session_start_min FROM instruments WHERE instrument_id = ?",
+            (instrument_id,),
+        ).fetchone()
+        return (str(row[0]), int(row[1])) if row else ("UTC", 0)
 
     def _rtypes(self, instrument_id: int) -> set[int]:
         return {
@@ -381,6 +389,9 @@ class Secmaster:
                 parts.append(self.raw_bars(iid, native[period], lo, hi))
                 continue
             base = [p for p in sorted(native, reverse=True) if period % p == 0 and p < period]
+            if period % resample.DAY_NS == 0:  # session boundaries must fall on base bars
+                sess_ns = self._session(iid)[1] * resample.MIN_NS
+                base = [p for p in base if sess_ns % p == 0 and p < resample.DAY_NS]
             if not base:
                 if native:
                     raise SecmasterError(
@@ -390,10 +401,7 @@ class Secmaster:
                 continue
             rtype = native[base[0]]
             if period % resample.DAY_NS == 0:
-                tz, sess = self.conn.execute(
-                    "SELECT timezone, session_start_min FROM instruments WHERE instrument_id = ?",
-                    (iid,),
-                ).fetchone() or ("UTC", 0)
+                tz, sess = self._session(iid)
                 # widen by a day on each side so sessions at the edges are complete
                 raw = self.raw_bars(iid, rtype, lo - resample.DAY_NS, hi + resample.DAY_NS)
                 daily = resample.resample_daily(raw, tz, sess)

@@ -117,3 +117,17 @@ def test_eod_bars_and_path_level_ingest(tmp_path: Path) -> None:
         assert b.ts.tolist() == idx.as_unit("ns").asi8.tolist()
         assert sm.conn.execute("SELECT DISTINCT rtype FROM ohlcv").fetchall() == [(36,)]
         assert store.data_version(sm.conn) == 1
+
+
+def test_daily_from_native_hours_equals_daily_from_minutes(demo: Secmaster, tmp_path: Path) -> None:
+    inst = {"timezone": "America/Chicago", "session_start_min": 1020, "asset_class": "future"}
+    m = demo.bars("ESH6", "1m", "2025-02-02", "2025-03-01").to_pandas()
+    h = demo.bars("ESH6", "1h", "2025-02-02", "2025-03-01").to_pandas()
+    with Secmaster(tmp_path / "h.sqlite") as sm:
+        sm.ingest_dataframe(m, "FROM_MIN", timeframe="1m", instrument=inst)
+        sm.ingest_dataframe(h, "FROM_HOUR", timeframe="1h", instrument=inst)
+        a = sm.bars("FROM_MIN", "1d", exact=True)
+        b = sm.bars("FROM_HOUR", "1d", exact=True)
+        assert len(a) >= 19
+        for f in ("ts", "open", "high", "low", "close", "volume"):
+            np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
