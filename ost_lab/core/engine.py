@@ -5,7 +5,7 @@ Per market event, in this order::
     1. run control polled (stop / cancel), stale-feed watchdog fed
     2. broker.on_market_data(event)      simulated matching: orders from earlier events fill
     3. broker events dispatched          fills -> portfolio -> bracket/OCO -> on_order/on_fill
-    4. mark to market, history append    the bar becomes visible only now (it has closed)
+    4. mark to market, daily-loss check, history append (the bar is visible only now)
     5. strategy hooks (on_bar / on_tick) orders -> risk engine -> broker
     6. broker events dispatched again    (same-bar-close fills, rejections)
     7. equity recorded, daily-loss check, progress callback
@@ -197,8 +197,9 @@ class Engine:
         self._drain()
         self.now = event.ts
         paused = self.watchdog is not None and self.watchdog.paused
+        self.portfolio.mark(event.symbol, event.close if isinstance(event, Bar) else event.price)
+        self.risk.on_equity(self.now, self.portfolio.equity())  # hooks see today's loss halt
         if isinstance(event, Bar):
-            self.portfolio.mark(event.symbol, event.close)
             for s in self.strategies:
                 if s.symbols and event.symbol not in s.symbols:
                     continue
@@ -208,7 +209,6 @@ class Engine:
                     s.on_bar(event)
                     self._drain()
         else:
-            self.portfolio.mark(event.symbol, event.price)
             for s in self.strategies:
                 if s.symbols and event.symbol not in s.symbols:
                     continue

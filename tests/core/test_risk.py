@@ -339,3 +339,37 @@ def test_kill_all_flattens_unowned_books_and_strategy_kill() -> None:
     flat = eng.orders[max(eng.orders)]  # the legacy book's flatten order, waiting for a bar
     assert flat.reduce_only and flat.side is Side.BUY and flat.qty == 7 and flat.tag == "legacy"
     assert flat.status is OrderStatus.ACCEPTED
+
+
+def test_daily_loss_halt_through_the_engine() -> None:
+    falling = [
+        Bar("AAA", T0 + i * MIN, 101 - i, 102 - i, 99 - i, 100.5 - i, 1000, T0 + (i - 1) * MIN)
+        for i in range(6)
+    ]
+
+    class Dip(Strategy):
+        def __init__(self) -> None:
+            super().__init__(symbols=("AAA",))
+            self.tries: list[Order] = []
+
+        def on_bar(self, bar: Bar) -> None:
+            if len(self.data["AAA"]) == 1:
+                self.buy(100)
+            else:
+                self.tries.append(self.buy(1, limit=1.0))
+
+    s = Dip()
+    risk = RiskEngine(RiskLimits(max_daily_loss_bps=25))  # 0.25 % of 100_000 = 250
+    res = Engine(s, falling, risk=risk, account_type=AccountType.MARGIN).run()
+    # fill at bar 1's open 100; equity at bar i's close: 100_000 + 100*(100.5 - i - 100)
+    # bar 1: -50, bar 2: -150, bar 3: -250 = 25 bps -> orders from on_bar(3) on are refused
+    statuses = [o.status for o in s.tries]
+    assert statuses[:2] == [OrderStatus.ACCEPTED, OrderStatus.ACCEPTED]
+    assert all(st is OrderStatus.REJECTED for st in statuses[2:])
+    assert res.rejections[0][1].rule == "daily_loss"
+
+
+def test_simulated_broker_satisfies_the_protocol() -> None:
+    from ost_lab.core import Broker, SimulatedBroker
+
+    assert isinstance(SimulatedBroker(), Broker)
