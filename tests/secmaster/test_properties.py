@@ -72,3 +72,11 @@ def test_resample_matches_pandas(cols: np.ndarray, minutes: int) -> None:
     agg = {"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"}
     exp = df.groupby(cols[0] // (minutes * MIN)).agg(agg)
     np.testing.assert_array_equal(got[1:].T, exp.to_numpy())
+
+
+def test_codec_reads_zlib_chunks_of_the_first_format() -> None:
+    import zlib
+
+    cols = np.arange(60, dtype=np.int64).reshape(6, 10) * 7
+    old = zlib.compress(np.diff(cols, axis=1, prepend=0).tobytes(), 1)
+    np.testing.assert_array_equal(codec.decode(old, 10), cols)
