@@ -522,3 +522,12 @@ def test_modify_rules() -> None:
     assert o.qty == 3 and o.limit_price == 2.0
     with pytest.raises(ValueError):
         SimulatedBroker(fill_timing="later")  # type: ignore[arg-type]
+
+
+def test_run_result_feeds_core_metrics() -> None:
+    metrics = pytest.importorskip("ost_lab.core.metrics")
+    bars = random_bars(300, 3)
+    r = Engine(Noisy(), bars, initial_cash=1e5, account_type=AccountType.MARGIN).run()
+    perf = metrics.performance(r.equity, r.fills)
+    assert perf["n_fills"] == len(r.fills)
+    assert perf["total_return"] == pytest.approx(r.equity.iloc[-1] / 1e5 - 1.0)
