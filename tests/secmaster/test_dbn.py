@@ -180,3 +180,45 @@ def test_batch_folder_and_zip(tmp_path: Path) -> None:
 def test_progress_bar_runs(sm: Secmaster, capsys: pytest.CaptureFixture[str]) -> None:
     sm.ingest_dbn(DBN_DIR / "test_data.ohlcv-1m.dbn", progress=True)
     assert "100%" in capsys.readouterr().err
+
+
+def _encode(path: Path, bars: list[tuple[int, int, int, int, int, int]]) -> Path:
+    """A DBN file written with databento-dbn's own encoder types."""
+    import databento_dbn as dbn
+
+    meta = dbn.Metadata(
+        dataset="GLBX.MDP3",
+        start=0,
+        stype_in=dbn.SType.RAW_SYMBOL,
+        stype_out=dbn.SType.INSTRUMENT_ID,
+        schema=dbn.Schema.OHLCV_1M,
+        symbols=["X"],
+        partial=[],
+        not_found=[],
+        mappings=[],
+    )
+    body = b"".join(bytes(dbn.OHLCVMsg(dbn.RType.OHLCV_1M, 1, 77, *b)) for b in bars)
+    path.write_bytes(bytes(meta.encode()) + body)
+    return path
+
+
+@pytest.mark.parametrize(
+    "bad,pattern",
+    [
+        ((120_000_000_000, 10, 12, 13, 11, 5), r"record 3\).*high < low"),
+        ((60_000_000_000, 10, 12, 9, 11, 6), r"record 3\).*two bars .* different values"),
+    ],
+)
+def test_bad_dbn_records_rejected_atomically(
+    sm: Secmaster, tmp_path: Path, bad: tuple[int, int, int, int, int, int], pattern: str
+) -> None:
+    good = [(0, 10, 12, 9, 11, 5), (60_000_000_000, 10, 12, 9, 11, 5)]
+    with pytest.raises(IngestError, match=pattern):
+        sm.ingest_dbn(_encode(tmp_path / "bad.dbn", [*good, bad]))
+    assert sm.conn.execute("SELECT count(*) FROM ohlcv").fetchone() == (0,)
+    assert sm.conn.execute("SELECT count(*) FROM instruments").fetchone() == (0,)
+    assert sm.ingest_dbn(_encode(tmp_path / "good.dbn", good)).bars == 2
+    changed = [(0, 10, 12, 9, 11, 5), (60_000_000_000, 10, 12, 9, 10, 5)]
+    with pytest.raises(IngestError, match=r"record 2\).*differs from the stored bar"):
+        sm.ingest_dbn(_encode(tmp_path / "changed.dbn", changed))
+    assert sm.bars(77, "1m", exact=True).close.tolist() == [11, 11]

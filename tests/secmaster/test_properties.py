@@ -80,3 +80,33 @@ def test_codec_reads_zlib_chunks_of_the_first_format() -> None:
     cols = np.arange(60, dtype=np.int64).reshape(6, 10) * 7
     old = zlib.compress(np.diff(cols, axis=1, prepend=0).tobytes(), 1)
     np.testing.assert_array_equal(codec.decode(old, 10), cols)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(st.decimals(0, 10**6, places=9, allow_nan=False), min_size=4, max_size=4),
+            st.integers(0, 10**12),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_csv_decimal_prices_roundtrip_exactly(rows: list) -> None:
+    from decimal import Decimal
+
+    lines = ["ts,open,high,low,close,volume"]
+    expect = []
+    for i, (px, vol) in enumerate(rows):
+        lo, a, b, hi = sorted(px)
+        lines.append(f"{i * 60},{a},{hi},{lo},{b},{vol}")
+        expect.append([int(Decimal(x) * 10**9) for x in (a, hi, lo, b)] + [vol])
+    with tempfile.TemporaryDirectory() as d, Secmaster(Path(d) / "c.sqlite") as sm:
+        p = Path(d) / "x.csv"
+        p.write_text("\n".join(lines) + "\n")
+        sm.ingest_csv(p, "X", ts_unit="s")
+        b = sm.bars("X", "1m", exact=True)
+        got = np.stack([b.open, b.high, b.low, b.close, b.volume]).T.tolist()
+        assert got == expect
+        assert b.ts.tolist() == [i * MIN for i in range(len(rows))]
