@@ -142,12 +142,8 @@ def write_bars(
         if fresh.shape[1] == 0:
             continue
         n = fresh.shape[1]
-        rows = np.empty((n, 8), dtype=np.int64)
-        rows[:, 0] = instrument_id
-        rows[:, 1] = rtype
-        rows[:, 2:] = fresh.T
         try:
-            _insert_rows(conn, rows)
+            _insert_rows(conn, instrument_id, rtype, fresh)
         except sqlite3.IntegrityError as exc:  # defensive: rows written outside this API
             raise IngestError(source, f"stored data conflicts: {exc}") from exc
         conn.execute(
@@ -169,18 +165,35 @@ def write_bars(
 
 
 _BATCH = 128
-_ONE_ROW = "(?, ?, ?, ?, ?, ?, ?, ?)"
-_INSERT_ONE = f"INSERT INTO ohlcv VALUES {_ONE_ROW}"
-_INSERT_BATCH = f"INSERT INTO ohlcv VALUES {', '.join([_ONE_ROW] * _BATCH)}"
+_INSERT_ONE = "INSERT INTO ohlcv VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_BATCH = (
+    "INSERT INTO ohlcv SELECT ?1, ?2, * FROM (VALUES "
+    + ", ".join(["(?, ?, ?, ?, ?, ?)"] * _BATCH)
+    + ")"
+)
 
 
-def _insert_rows(conn: sqlite3.Connection, rows: I64) -> None:
-    """Insert (n, 8) ohlcv rows; multi-row statements bind ~1.6x faster than one row each."""
-    full = rows.shape[0] // _BATCH * _BATCH
+def _insert_rows(conn: sqlite3.Connection, instrument_id: int, rtype: int, cols: I64) -> None:
+    """Insert bars (6, n) of one instrument and rtype into ``ohlcv``.
+
+    Multi-row statements that bind the instrument and rtype once per 128 rows bind about 2x
+    faster than one row per statement; Python-side parameter binding is the ingest bottleneck.
+    """
+    n = cols.shape[1]
+    full = n // _BATCH * _BATCH
     if full:
-        conn.executemany(_INSERT_BATCH, rows[:full].reshape(-1, 8 * _BATCH).tolist())
-    if full < rows.shape[0]:
-        conn.executemany(_INSERT_ONE, rows[full:].tolist())
+        body = cols[:, :full].T.reshape(-1, 6 * _BATCH)
+        params = np.empty((body.shape[0], 6 * _BATCH + 2), dtype=np.int64)
+        params[:, 0] = instrument_id
+        params[:, 1] = rtype
+        params[:, 2:] = body
+        conn.executemany(_INSERT_BATCH, params.tolist())
+    if full < n:
+        rows = np.empty((n - full, 8), dtype=np.int64)
+        rows[:, 0] = instrument_id
+        rows[:, 1] = rtype
+        rows[:, 2:] = cols[:, full:].T
+        conn.executemany(_INSERT_ONE, rows.tolist())
 
 
 def refresh_coverage(conn: sqlite3.Connection, instrument_id: int, rtype: int) -> None:
