@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ost_lab.secmaster.ingest_dbn import IngestReport
+    from ost_lab.secmaster.dbn_ingest import IngestReport
     from ost_lab.secmaster.reader import Bars, MultiBars, Secmaster
 
 __all__ = [
@@ -39,7 +39,7 @@ _LAZY = {
     "Bars": "ost_lab.secmaster.reader",
     "MultiBars": "ost_lab.secmaster.reader",
     "Secmaster": "ost_lab.secmaster.reader",
-    "IngestReport": "ost_lab.secmaster.ingest_dbn",
+    "IngestReport": "ost_lab.secmaster.dbn_ingest",
     "IngestError": "ost_lab.secmaster.errors",
     "SecmasterError": "ost_lab.secmaster.errors",
     "ensure_demo_secmaster": "ost_lab.secmaster.demo",
@@ -74,7 +74,7 @@ def ingest_dbn(
 def ingest_csv(
     secmaster: Secmaster | Path | str, path: Path | str, symbol: str, **kwargs: Any
 ) -> IngestReport:
-    """Ingest a generic OHLCV CSV (see ``ost_lab.secmaster.ingest_csv.ingest_csv``)."""
+    """Ingest a generic OHLCV CSV (see ``ost_lab.secmaster.csv_ingest.ingest_csv``)."""
     return _run(secmaster, "ingest_csv", path, symbol, **kwargs)
 
 

@@ -29,7 +29,7 @@ from ost_lab.secmaster.errors import SecmasterError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ost_lab.secmaster.ingest_dbn import IngestReport
+    from ost_lab.secmaster.dbn_ingest import IngestReport
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -240,8 +240,8 @@ class Secmaster:
     # -- ingestion -------------------------------------------------------------------------
     def ingest(self, *paths: Path | str, progress: bool | None = None) -> IngestReport:
         """Ingest DBN files / batch folders / zips, and Yahoo-style CSVs (symbol = file stem)."""
-        from ost_lab.secmaster.ingest_csv import ingest_yahoo_csv
-        from ost_lab.secmaster.ingest_dbn import IngestReport, ingest_dbn
+        from ost_lab.secmaster.csv_ingest import ingest_yahoo_csv
+        from ost_lab.secmaster.dbn_ingest import IngestReport, ingest_dbn
 
         total = IngestReport(", ".join(map(str, paths)))
         for p in map(Path, paths):
@@ -253,25 +253,25 @@ class Secmaster:
 
     def ingest_dbn(self, *paths: Path | str, progress: bool | None = None) -> IngestReport:
         """Ingest DBN files, batch folders or zips (each file atomically)."""
-        from ost_lab.secmaster.ingest_dbn import ingest_dbn
+        from ost_lab.secmaster.dbn_ingest import ingest_dbn
 
         return ingest_dbn(self.conn, paths, progress)
 
     def ingest_csv(self, path: Path | str, symbol: str, **kwargs: Any) -> IngestReport:
-        """Ingest a generic OHLCV CSV; see :func:`ost_lab.secmaster.ingest_csv.ingest_csv`."""
-        from ost_lab.secmaster.ingest_csv import ingest_csv
+        """Ingest a generic OHLCV CSV; see :func:`ost_lab.secmaster.csv_ingest.ingest_csv`."""
+        from ost_lab.secmaster.csv_ingest import ingest_csv
 
         return ingest_csv(self.conn, path, symbol, **kwargs)
 
     def ingest_yahoo_csv(self, path: Path | str, symbol: str, **kwargs: Any) -> IngestReport:
         """Ingest a Yahoo Finance daily CSV (Date, Open, High, Low, Close, Adj Close, Volume)."""
-        from ost_lab.secmaster.ingest_csv import ingest_yahoo_csv
+        from ost_lab.secmaster.csv_ingest import ingest_yahoo_csv
 
         return ingest_yahoo_csv(self.conn, path, symbol, **kwargs)
 
     def ingest_dataframe(self, df: pd.DataFrame, symbol: str, **kwargs: Any) -> IngestReport:
-        """Ingest a DataFrame with a DatetimeIndex; see ``ingest_csv.ingest_dataframe``."""
-        from ost_lab.secmaster.ingest_csv import ingest_dataframe
+        """Ingest a DataFrame with a DatetimeIndex; see ``csv_ingest.ingest_dataframe``."""
+        from ost_lab.secmaster.csv_ingest import ingest_dataframe
 
         return ingest_dataframe(self.conn, df, symbol, **kwargs)
 

@@ -133,3 +133,16 @@ def test_dataframe_roundtrip_and_errors(sm: Secmaster) -> None:
     assert sm.search("XYZ2") == []  # the instrument was not created either
     with pytest.raises(IngestError, match="DatetimeIndex"):
         sm.ingest_dataframe(df.reset_index(), "XYZ3")
+
+
+def test_package_functions_survive_submodule_imports(tmp_path: Path) -> None:
+    import importlib
+
+    import ost_lab.secmaster as pkg
+
+    for name in ("dbn_ingest", "csv_ingest", "reader", "demo"):
+        importlib.import_module(f"ost_lab.secmaster.{name}")
+    for fn in ("ingest_dbn", "ingest_csv", "ingest_yahoo_csv", "ingest_dataframe"):
+        assert callable(getattr(pkg, fn)), fn
+    p = _write(tmp_path, "a.csv", YAHOO)
+    assert pkg.ingest_yahoo_csv(tmp_path / "s.sqlite", p, "A").bars == 3

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ost_lab.secmaster import store
+from ost_lab.secmaster.dbn_ingest import IngestReport
 from ost_lab.secmaster.errors import IngestError
-from ost_lab.secmaster.ingest_dbn import IngestReport
 from ost_lab.secmaster.schema import rtype_for
 
 if TYPE_CHECKING:
