@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 import json
 import sqlite3
 import time
@@ -449,8 +448,3 @@ def ingest_dbn(
             rep = ingest_dbn_bytes(conn, str(p), p.read_bytes(), None, progress)
         total = rep if total is None else total + rep
     return total if total is not None else IngestReport("")
-
-
-def read_all(path: Path | str) -> bytes:
-    """File bytes (helper for callers that stream)."""
-    return io.FileIO(str(path)).readall()
