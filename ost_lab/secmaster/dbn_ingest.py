@@ -14,7 +14,7 @@ import sqlite3
 import time
 import zipfile
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,6 +160,7 @@ def ingest_records(
     source: str,
     records: list[Any],
     symbology: dict[str, list[dict[str, Any]]] | None = None,
+    on_progress: Callable[[int], object] | None = None,
 ) -> IngestReport:
     """Write decoded records (metadata first) in the caller's transaction."""
     meta = records[0]
@@ -178,7 +179,7 @@ def ingest_records(
         recs = body if len(idx) == len(body) else [body[i] for i in idx]
         recno = np.asarray(idx, dtype=np.int64)
         if kind == "OHLCVMsg":
-            report.bars += _write_ohlcv(conn, source, recs, recno, publishers)
+            report.bars += _write_ohlcv(conn, source, recs, recno, publishers, on_progress)
         elif kind == "InstrumentDefMsg":
             report.instruments += _write_definitions(conn, source, recs, publishers)
         elif kind == "TradeMsg":
@@ -250,6 +251,7 @@ def _write_ohlcv(
     recs: list[Any],
     recno: npt.NDArray[np.int64],
     publishers: set[int],
+    on_progress: Callable[[int], object] | None = None,
 ) -> int:
     arr = _columns(recs)
     publishers.update(np.unique(arr["publisher_id"]).tolist())
@@ -279,7 +281,7 @@ def _write_ohlcv(
             is None
         ):
             store.upsert_instrument(conn, iid, symbol=str(iid), asset_class="unknown")
-        total += store.write_bars(conn, source, iid, rtype, cols, _label(recno[sel]))
+        total += store.write_bars(conn, source, iid, rtype, cols, _label(recno[sel]), on_progress)
     return total
 
 
@@ -372,14 +374,27 @@ def ingest_dbn_bytes(
 ) -> IngestReport:
     """Ingest one DBN file's bytes atomically."""
     records = decode_records(source, data, progress)
-    with store.transaction(conn):
-        report = ingest_records(conn, source, records, symbology)
-        if report.bars or report.trades or report.quotes or report.instruments:
-            store.bump_data_version(conn)
-        conn.execute(
-            "INSERT OR REPLACE INTO ingests VALUES (?, ?, 'dbn', ?, ?)",
-            (source, _sha(data), report.bars + report.trades + report.quotes, time.time_ns()),
-        )
+    bar = None
+    if progress or (progress is None and len(data) >= _PROGRESS_MIN_BYTES):
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(records) - 1, unit="rec", desc=f"write {Path(source).name}")
+    try:
+        with store.transaction(conn):
+            report = ingest_records(
+                conn, source, records, symbology, None if bar is None else bar.update
+            )
+            if report.bars or report.trades or report.quotes or report.instruments:
+                store.bump_data_version(conn)
+            conn.execute(
+                "INSERT OR REPLACE INTO ingests VALUES (?, ?, 'dbn', ?, ?)",
+                (source, _sha(data), report.bars + report.trades + report.quotes, time.time_ns()),
+            )
+        if bar is not None:  # non-bar records do not tick the bar: finish it on success
+            bar.update(bar.total - bar.n)
+    finally:
+        if bar is not None:
+            bar.close()
     return report
 
 

@@ -88,10 +88,12 @@ def write_bars(
     rtype: int,
     cols: I64,
     label: Labeler,
+    on_progress: Callable[[int], object] | None = None,
 ) -> int:
     """Merge bars ``cols`` = (6, n) [ts, open, high, low, close, volume] into the store.
 
-    Must run inside :func:`transaction`. Returns the number of new rows.
+    Must run inside :func:`transaction`. Returns the number of new rows. ``on_progress`` is
+    called with the number of input bars handled after each chunk (for a progress bar).
     """
     cols = np.asarray(cols, dtype=np.int64)
     if cols.shape[1] == 0:
@@ -139,6 +141,8 @@ def write_bars(
             merged = merged[:, np.argsort(merged[0], kind="stable")]
         else:
             fresh = merged = part
+        if on_progress is not None:
+            on_progress(part.shape[1])
         if fresh.shape[1] == 0:
             continue
         n = fresh.shape[1]
