@@ -252,6 +252,13 @@ class Portfolio:
             columns=list(FILLS_COLUMNS),
         )
 
+    def equity_history(self) -> tuple[list[int], list[float]]:
+        """The equity curve as it grows: timestamps and values, the live append-only lists.
+
+        For readers that follow a run while it runs (the recorder); treat them as read-only.
+        """
+        return self._eq_ts, self._eq_val
+
     def equity_curve(self) -> pd.Series:
         """Equity after each recorded ts, indexed by a UTC DatetimeIndex named ``ts``."""
         idx = pd.DatetimeIndex(pd.to_datetime(np.array(self._eq_ts, dtype=np.int64), utc=True))

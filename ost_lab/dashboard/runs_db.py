@@ -281,32 +281,36 @@ class RunsDB:
         unknown = set(batch) - set(_SEQ_TABLES) - set(_UPSERT_TABLES)
         if unknown:
             raise ValueError(f"unknown tables in batch: {sorted(unknown)}")
+        # Everything is converted before the write lock is taken, and each table is written by one
+        # statement over a JSON array: a busy engine thread holding the GIL then cannot stretch
+        # the transaction (executemany would hand the GIL back and forth once per row).
+        payloads = []
+        for table, rows in batch.items():
+            cols = _SEQ_TABLES.get(table) or _UPSERT_TABLES[table]
+            values = [[_store(c, r.get(c)) for c in cols] for r in rows]
+            if values:
+                payloads.append((table, cols, json.dumps(values, allow_nan=False)))
+        if not payloads:
+            return
         with self._tx():
-            for table, rows in batch.items():
-                rows = list(rows)
-                if not rows:
-                    continue
+            for table, cols, payload in payloads:
+                extract = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(cols)))
                 if table in _SEQ_TABLES:
-                    cols = _SEQ_TABLES[table]
                     start = self.conn.execute(
                         f"SELECT COALESCE(MAX(seq), -1) + 1 FROM {table} WHERE run_id = ?",
                         (run_id,),
                     ).fetchone()[0]
-                    values = [
-                        (run_id, start + i, *(_store(c, r.get(c)) for c in cols))
-                        for i, r in enumerate(rows)
-                    ]
-                    names = ("run_id", "seq", *cols)
-                    verb = "INSERT"
+                    self.conn.execute(
+                        f"INSERT INTO {table} (run_id, seq, {', '.join(cols)})"
+                        f" SELECT ?, ? + key, {extract} FROM json_each(?)",
+                        (run_id, start, payload),
+                    )
                 else:
-                    cols = _UPSERT_TABLES[table]
-                    values = [(run_id, *(_store(c, r.get(c)) for c in cols)) for r in rows]
-                    names = ("run_id", *cols)
-                    verb = "INSERT OR REPLACE"
-                marks = ", ".join("?" * len(names))
-                self.conn.executemany(
-                    f"{verb} INTO {table} ({', '.join(names)}) VALUES ({marks})", values
-                )
+                    self.conn.execute(
+                        f"INSERT OR REPLACE INTO {table} (run_id, {', '.join(cols)})"
+                        f" SELECT ?, {extract} FROM json_each(?)",
+                        (run_id, payload),
+                    )
 
     # ------------------------------------------------------------- commands
     def post_command(self, run_id: str, command: str, args: Mapping[str, Any] | None = None) -> int:
