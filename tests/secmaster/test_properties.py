@@ -110,3 +110,24 @@ def test_csv_decimal_prices_roundtrip_exactly(rows: list) -> None:
         got = np.stack([b.open, b.high, b.low, b.close, b.volume]).T.tolist()
         assert got == expect
         assert b.ts.tolist() == [i * MIN for i in range(len(rows))]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.integers(-(2**63), 2**63 - 1), min_size=6, max_size=6),
+        min_size=1,
+        max_size=50,
+    )
+)
+def test_codec_roundtrips_any_int64(rows: list[list[int]]) -> None:
+    cols = np.asarray(rows, dtype=np.int64).T.copy()
+    np.testing.assert_array_equal(codec.decode(codec.encode(cols), cols.shape[1]), cols)
+
+
+def test_codec_reads_zstd_chunks_of_the_second_format() -> None:
+    import zstandard
+
+    cols = np.arange(60, dtype=np.int64).reshape(6, 10) * 7
+    old = zstandard.ZstdCompressor().compress(np.diff(cols, axis=1, prepend=0).tobytes())
+    np.testing.assert_array_equal(codec.decode(old, 10), cols)
