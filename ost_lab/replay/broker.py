@@ -1,0 +1,132 @@
+"""The event-loop venue: core's ``SimulatedBroker`` plus this package's venue models.
+
+Price rules stay core's (``SimulatedBroker`` calls :mod:`ost_lab.core.matching`); on top, the
+same scalar functions as the numba venue (:mod:`.venue`) add slippage models, commission models,
+one pool of bar liquidity shared by all working orders, and orders sized at fill time as a
+fraction of available funds (:func:`submit_fraction`). Used by ``Backtest`` for ``Strategy``
+classes; the sandbox can use it unchanged (it only needs the portfolio for fraction orders).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from ost_lab.core.events import Bar, FillEvent, MarketEvent
+from ost_lab.core.orders import Order
+from ost_lab.core.portfolio import Portfolio
+from ost_lab.core.sim_broker import FillTiming, SimulatedBroker
+from ost_lab.core.strategy import Strategy
+from ost_lab.core.types import Instrument, Side
+from ost_lab.replay.commission import CommissionModel
+from ost_lab.replay.sizing import fraction_qty
+from ost_lab.replay.slippage import SLIPPED_TYPES, SlippageModel
+
+__all__ = ["VenueBroker", "submit_fraction"]
+
+
+class VenueBroker(SimulatedBroker):
+    """``SimulatedBroker`` with slippage / commission models, a shared volume pool and
+    fraction orders. Fill prices and timestamps come from core's rules unchanged."""
+
+    def __init__(
+        self,
+        instruments: Mapping[str, Instrument] | None = None,
+        *,
+        fill_timing: FillTiming = "next_open",
+        commission: CommissionModel | None = None,
+        slippage: SlippageModel | None = None,
+        max_volume_fraction: float = 0.0,
+        portfolio: Portfolio | None = None,
+    ) -> None:
+        super().__init__(
+            instruments,
+            fill_timing=fill_timing,
+            commission=commission or CommissionModel(),
+            max_volume_fraction=max_volume_fraction,
+        )
+        self.slippage = slippage or SlippageModel()
+        self.portfolio = portfolio
+        self._fractions: dict[str, float] = {}
+        self._volume: dict[str, float] = {}
+        self._pool: dict[str, float] = {}
+
+    def register_fraction(self, order: Order, fraction: float) -> None:
+        """Size ``order`` when it fills, as ``fraction`` of available funds."""
+        if self.portfolio is None:
+            raise RuntimeError("fraction orders need the broker's portfolio")
+        self._fractions[order.id] = float(fraction)
+
+    def on_market_data(self, event: MarketEvent) -> None:
+        """Open a new liquidity pool for the event, then match as core does."""
+        vol = event.volume if isinstance(event, Bar) else event.size
+        self._volume[event.symbol] = vol
+        inst = self._inst(event.symbol)
+        self._pool[event.symbol] = _pool(vol, self.max_volume_fraction, inst.lot_size)
+        super().on_market_data(event)
+
+    def submit(self, order: Order, ts: int) -> None:
+        """As core, but a same-close market fill is not volume capped (as the numba venue)."""
+        self._pool.pop(order.symbol, None) if self.fill_timing == "close" else None
+        super().submit(order, ts)
+
+    def _fill(self, order: Order, ts: int, qty: float, price: float) -> None:
+        sym = order.symbol
+        inst = self._inst(sym)
+        side = int(order.side)
+        volume = self._volume.get(sym, 0.0)
+        slipped = int(order.type) in SLIPPED_TYPES
+        frac = self._fractions.pop(order.id, None)
+        if frac is not None:
+            px = self.slippage(side, price, 1.0, volume) if slipped else price
+            cash, pos = self._cash_position(sym)
+            c = self.commission
+            q = fraction_qty(frac, cash, pos, px, inst.multiplier, inst.lot_size, c.per_unit, c.bps)
+            if q <= 0.0:
+                self._events.append(order.cancel(max(ts, order.ts_last), "insufficient funds"))
+                return
+            order.qty = q
+        qty = order.leaves_qty
+        pool = self._pool.get(sym, math.inf)
+        if qty > pool:
+            qty = pool
+        if qty <= 0.0:
+            return
+        if sym in self._pool:
+            self._pool[sym] = pool - qty
+        if slipped:
+            price = self.slippage(side, price, qty, volume)
+        super()._fill(order, ts, qty, price)
+
+    def _cash_position(self, symbol: str) -> tuple[float, float]:
+        """Cash and position including fills not yet booked by the engine."""
+        assert self.portfolio is not None
+        cash = self.portfolio.cash
+        pos = self.portfolio.position(symbol)
+        mult = self._inst(symbol).multiplier
+        for ev in self._events:
+            if isinstance(ev, FillEvent):
+                cash -= ev.signed_qty * ev.price * mult + ev.commission
+                if ev.symbol == symbol:
+                    pos += ev.signed_qty
+        return cash, pos
+
+
+def _pool(volume: float, fraction: float, lot: float) -> float:
+    if fraction <= 0.0:
+        return math.inf
+    return math.floor(volume * fraction / lot + 1e-9) * lot
+
+
+def submit_fraction(
+    strategy: Strategy, side: int, fraction: float, symbol: str | None = None, **kw: Any
+) -> Order:
+    """Send an order for ``fraction`` of available funds, sized when it fills (e.g. 0.9999,
+    backtesting.py's default ``buy()``). Needs a :class:`VenueBroker` (replay or sandbox)."""
+    broker = getattr(strategy.ctx, "broker", None)
+    if not isinstance(broker, VenueBroker):
+        raise RuntimeError("fraction orders need ost_lab.replay's VenueBroker")
+    o = strategy.order(Side(side), 1.0, symbol, submit=False, **kw)
+    broker.register_fraction(o, fraction)
+    return strategy.ctx.submit_order(strategy, o)

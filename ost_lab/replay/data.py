@@ -1,0 +1,145 @@
+"""Input data: pandas OHLCV frames, dicts of them, or secmaster ``Bars`` / ``MultiBars``.
+
+Everything becomes :class:`BarData`: per symbol, contiguous float64 columns plus ``ts_open``
+(bar start, Databento's convention: the index of a frame) and ``ts_close`` (when the bar is
+known: the start plus the bar interval, never after the next bar's start).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from ost_lab.core.events import Bar
+
+__all__ = ["BarData", "SymbolBars", "to_bar_data"]
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+_TF = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True)
+class SymbolBars:
+    """One symbol's bars as contiguous arrays."""
+
+    symbol: str
+    ts_open: I64
+    ts_close: I64
+    open: F64
+    high: F64
+    low: F64
+    close: F64
+    volume: F64
+
+    def __len__(self) -> int:
+        return int(self.ts_open.shape[0])
+
+    def frame(self) -> pd.DataFrame:
+        """OHLCV indexed by the bar start (UTC)."""
+        idx = pd.DatetimeIndex(pd.to_datetime(self.ts_open, utc=True), name="ts")
+        return pd.DataFrame(
+            {
+                "open": self.open,
+                "high": self.high,
+                "low": self.low,
+                "close": self.close,
+                "volume": self.volume,
+            },
+            index=idx,
+        )
+
+
+@dataclass(frozen=True)
+class BarData:
+    """Bars of one or more symbols."""
+
+    symbols: dict[str, SymbolBars]
+
+    @property
+    def n_bars(self) -> int:
+        """Total bars over all symbols."""
+        return sum(len(b) for b in self.symbols.values())
+
+    def events(self) -> list[Bar]:
+        """Core ``Bar`` events in (close ts, symbol order) order, for the event loop."""
+        out: list[tuple[int, int, int, Bar]] = []
+        for j, b in enumerate(self.symbols.values()):
+            cols = zip(
+                b.ts_open.tolist(),
+                b.ts_close.tolist(),
+                b.open.tolist(),
+                b.high.tolist(),
+                b.low.tolist(),
+                b.close.tolist(),
+                b.volume.tolist(),
+                strict=True,
+            )
+            for k, (t0, t1, o, h, lo, c, v) in enumerate(cols):
+                out.append((t1, j, k, Bar(b.symbol, t1, o, h, lo, c, v, t0)))
+        if len(self.symbols) > 1:
+            out.sort(key=lambda x: (x[0], x[1], x[2]))
+        return [x[3] for x in out]
+
+
+def _interval(ts: I64, timeframe: str | None) -> int:
+    if timeframe and timeframe[-1] in _TF and timeframe[:-1].isdigit():
+        return int(timeframe[:-1]) * _TF[timeframe[-1]] * 1_000_000_000
+    if ts.shape[0] < 2:
+        return 0
+    return int(np.median(np.diff(ts)))
+
+
+def _symbol_bars(
+    symbol: str, ts: I64, cols: Mapping[str, Any], timeframe: str | None
+) -> SymbolBars:
+    ts = np.ascontiguousarray(ts, dtype=np.int64)
+    if ts.shape[0] > 1 and np.any(np.diff(ts) <= 0):
+        raise ValueError(f"{symbol}: bar timestamps must be strictly increasing")
+    step = _interval(ts, timeframe)
+    ts_close = ts + step
+    if ts.shape[0] > 1:
+        ts_close[:-1] = np.minimum(ts_close[:-1], ts[1:])
+
+    def f(name: str) -> F64:
+        return np.ascontiguousarray(np.asarray(cols[name], dtype=np.float64))
+
+    vol = f("volume") if "volume" in cols else np.zeros(ts.shape[0])
+    return SymbolBars(symbol, ts, ts_close, f("open"), f("high"), f("low"), f("close"), vol)
+
+
+def _frame_bars(symbol: str, df: pd.DataFrame) -> SymbolBars:
+    if not isinstance(df.index, pd.DatetimeIndex):
+        raise TypeError("bars need a DatetimeIndex (tz-aware; naive means UTC)")
+    idx = df.index if df.index.tz is not None else df.index.tz_localize("UTC")
+    cols = {c.lower(): df[c].to_numpy() for c in df.columns}
+    return _symbol_bars(symbol, idx.tz_convert("UTC").as_unit("ns").asi8, cols, None)
+
+
+def to_bar_data(data: Any, symbol: str = "ASSET") -> BarData:
+    """Accept a DataFrame (``symbol`` names it), a dict symbol -> DataFrame, a secmaster
+    ``Bars`` or ``MultiBars``, or a :class:`BarData`."""
+    if isinstance(data, BarData):
+        return data
+    if isinstance(data, pd.DataFrame):
+        return BarData({symbol: _frame_bars(symbol, data)})
+    if isinstance(data, Mapping):
+        return BarData({str(k): _frame_bars(str(k), v) for k, v in data.items()})
+    names = getattr(data, "symbols", None)
+    if isinstance(names, list):  # secmaster MultiBars
+        return BarData({s: _secmaster_bars(data[s]) for s in names})
+    if hasattr(data, "ts") and hasattr(data, "close") and hasattr(data, "symbol"):
+        return BarData({str(data.symbol): _secmaster_bars(data)})
+    raise TypeError(f"unsupported bar data: {type(data).__name__}")
+
+
+def _secmaster_bars(b: Any) -> SymbolBars:
+    scale = 1e-9 if getattr(b, "exact", False) else 1.0
+    cols = {k: np.asarray(getattr(b, k), dtype=np.float64) * (scale if k != "volume" else 1.0)
+            for k in ("open", "high", "low", "close", "volume")}  # fmt: skip
+    return _symbol_bars(str(b.symbol), np.asarray(b.ts), cols, getattr(b, "timeframe", None))

@@ -1,0 +1,87 @@
+"""The SMA crossover written both ways (kernel and ``Strategy``): docs, tests and benchmarks.
+
+Signals follow backtesting.py's ``crossover``: fast crosses above slow when it was strictly
+below on the previous bar and is strictly above now. Entries are fraction orders (sized at fill
+from available funds, backtesting.py's default ``size=0.9999``); exits close the position.
+``short=1`` also goes short on a downward cross (long/short variant).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+from ost_lab.core.events import Bar
+from ost_lab.core.indicators import SMA, sma_init, sma_update
+from ost_lab.core.strategy import Param, Strategy
+from ost_lab.replay._numba import jit
+from ost_lab.replay.broker import submit_fraction
+from ost_lab.replay.kernel import order
+from ost_lab.replay.venue import POS, QTY_FRACTION
+
+__all__ = ["SmaCross", "sma_cross", "sma_cross_state"]
+
+F64 = npt.NDArray[np.float64]
+NAN = math.nan
+
+
+def sma_cross_state(params: F64) -> F64:
+    """Kernel state for ``params = [fast, slow, short, fraction]``: previous SMAs + 2 SMAs."""
+    nf, ns = int(params[0]), int(params[1])
+    return np.concatenate([[NAN, NAN], sma_init(nf), sma_init(ns)])
+
+
+@jit
+def sma_cross(
+    i: int, o: F64, h: F64, lo: F64, c: F64, v: F64, acct: F64, state: F64, params: F64, out: F64
+) -> int:
+    """SMA(fast, slow) crossover kernel; ``params = [fast, slow, short, fraction]``."""
+    nf = int(params[0])
+    f = sma_update(state[2 : 6 + nf], c[i])
+    s = sma_update(state[6 + nf :], c[i])
+    pf, ps = state[0], state[1]
+    state[0], state[1] = f, s
+    pos = acct[POS]
+    n = 0
+    if pf < ps and f > s:
+        if pos < 0:
+            n = order(out, n, 1.0, -pos)
+        n = order(out, n, 1.0, params[3], 0.0, NAN, NAN, QTY_FRACTION)
+    elif ps < pf and s > f:
+        if pos > 0:
+            n = order(out, n, -1.0, pos)
+        if params[2] > 0:
+            n = order(out, n, -1.0, params[3], 0.0, NAN, NAN, QTY_FRACTION)
+    return n
+
+
+class SmaCross(Strategy):
+    """The same crossover as a ``core.Strategy`` (event loop; identical fills to the kernel)."""
+
+    fast = Param(10, min=1)
+    slow = Param(20, min=1)
+    short = Param(False)
+    fraction = Param(1.0 - 2.0**-52, min=0.0, max=1.0, doc="of available funds (1 - eps: all)")
+
+    def on_start(self) -> None:
+        """Fresh indicators for the run."""
+        self._f, self._s = SMA(self.fast), SMA(self.slow)
+        self._pf = self._ps = NAN
+
+    def on_bar(self, bar: Bar) -> None:
+        """Trade the crossovers."""
+        f, s = self._f.update(bar.close), self._s.update(bar.close)
+        pf, ps = self._pf, self._ps
+        self._pf, self._ps = f, s
+        pos = self.position
+        if pf < ps and f > s:
+            if pos < 0:
+                self.buy(-pos)
+            submit_fraction(self, 1, self.fraction)
+        elif ps < pf and s > f:
+            if pos > 0:
+                self.sell(pos)
+            if self.short:
+                submit_fraction(self, -1, self.fraction)

@@ -1,0 +1,207 @@
+"""Kernel strategies: a numba ``@njit`` decision function run by a jitted replay loop.
+
+A kernel has this signature (all arrays float64)::
+
+    @njit(cache=True)
+    def kernel(i, open, high, low, close, volume, acct, state, params, out) -> int:
+        ...  # decide at bar i's close; look only at [:i + 1]
+        return n_orders_written_to_out
+
+``acct`` holds ``acct[CASH]``, ``acct[POS]`` (position), ``acct[EQUITY]`` and ``acct[PENDING]``
+(signed quantity of working orders); ``state`` is the kernel's own scratch array (kept between
+calls); ``params`` its parameters; each row of ``out`` is one order: ``SIDE`` (+1/-1), ``QTY``,
+``TYPE`` (an ``OrderType`` value, or ``CANCEL_ALL``), ``LIMIT``, ``STOP``, ``MODE``
+(``QTY_UNITS`` or ``QTY_FRACTION``: a fraction of available funds sized at fill), ``TRAIL``,
+``TRAIL_PCT``, ``TIF`` (``GTC``/``IOC``/``FOK``). :func:`order` writes a row.
+
+The replay loop is generated per kernel into a small module in the cache folder, so numba
+caches it on disk (a jitted function passed as an argument is not cacheable): a fresh process
+replaying a known kernel loads it instead of compiling. The same kernel runs in the event loop
+(sandbox, live) through :class:`KernelStrategy`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import math
+import sys
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ost_lab.core.events import Bar
+from ost_lab.core.strategy import Strategy
+from ost_lab.paths import cache_dir
+from ost_lab.replay import venue as V
+from ost_lab.replay._numba import jit
+from ost_lab.replay.broker import submit_fraction
+
+__all__ = ["KernelStrategy", "order", "runner_for"]
+
+F64 = npt.NDArray[np.float64]
+_RUNNER_VERSION = "1"
+
+_TEMPLATE = '''"""Generated replay loop for kernel {name} (ost_lab.replay.kernel)."""
+from ost_lab.replay._numba import jit
+from ost_lab.replay.venue import EQUITY, CASH, POS, MULT, NW, NF, NO, match_orders, submit
+
+kernel = None  # bound by ost_lab.replay.kernel before the first call
+
+
+@jit
+def run_chunk(i0, i1, o, h, lo, c, v, acct, state, params, out, ords, olog, fills, cfg, equity,
+              room):
+    for i in range(i0, i1):
+        if acct[NW] > 0:
+            match_orders(i, o[i], h[i], lo[i], c[i], v[i], ords, olog, fills, acct, cfg)
+        acct[EQUITY] = acct[CASH] + acct[POS] * c[i] * cfg[MULT]
+        n = kernel(i, o, h, lo, c, v, acct, state, params, out)
+        if n > 0:
+            submit(i, n, o[i], c[i], v[i], out, ords, olog, fills, acct, cfg)
+            acct[EQUITY] = acct[CASH] + acct[POS] * c[i] * cfg[MULT]
+        equity[i] = acct[EQUITY]
+        if acct[NF] > room[0] or acct[NO] > room[1] or acct[NW] > room[2]:
+            return i + 1
+    return i1
+'''
+
+_RUNNERS: dict[Any, ModuleType] = {}
+
+
+def _kernel_key(kernel: Any) -> str:
+    """Hash of the kernel's code (bytecode, constants, names) and the runner version."""
+    fn = getattr(kernel, "py_func", kernel)
+    code = fn.__code__
+    h = hashlib.sha1(_RUNNER_VERSION.encode())
+    for part in (code.co_code, repr(code.co_consts), repr(code.co_names), fn.__qualname__):
+        h.update(part if isinstance(part, bytes) else part.encode())
+    return h.hexdigest()[:16]
+
+
+def runner_for(kernel: Any) -> Callable[..., int]:
+    """The jitted replay loop specialised to ``kernel`` (generated once, cached on disk)."""
+    mod = _RUNNERS.get(kernel)
+    if mod is None:
+        name = getattr(kernel, "__name__", "kernel")
+        modname = f"ost_lab_replay_run_{_kernel_key(kernel)}"
+        folder = cache_dir() / "replay_runners"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{modname}.py"
+        src = _TEMPLATE.format(name=name)
+        if not path.exists() or path.read_text() != src:
+            tmp = path.with_suffix(f".{id(kernel)}.tmp")
+            tmp.write_text(src)
+            tmp.replace(path)
+        spec = importlib.util.spec_from_file_location(modname, path)
+        assert spec is not None and spec.loader is not None
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[modname] = mod
+        spec.loader.exec_module(mod)
+        mod.kernel = kernel
+        _RUNNERS[kernel] = mod
+    return mod.run_chunk  # type: ignore[no-any-return]
+
+
+@jit
+def order(
+    out: F64, r: int, side: float, qty: float, typ: float = 0.0, limit: float = math.nan,
+    stop: float = math.nan, mode: float = 0.0, trail: float = math.nan, trail_pct: float = 0.0,
+    tif: float = 0.0,
+) -> int:  # fmt: skip
+    """Write order row ``r`` of ``out``; returns ``r + 1`` (the count so far)."""
+    out[r, V.SIDE] = side
+    out[r, V.QTY] = qty
+    out[r, V.TYPE] = typ
+    out[r, V.LIMIT] = limit
+    out[r, V.STOP] = stop
+    out[r, V.MODE] = mode
+    out[r, V.TRAIL] = trail
+    out[r, V.TRAIL_PCT] = trail_pct
+    out[r, V.TIF] = tif
+    return r + 1
+
+
+_TIF = {0.0: "GTC", 1.0: "IOC", 2.0: "FOK"}
+_TYPES = {
+    0: "market",
+    1: "limit",
+    2: "stop",
+    3: "stop_limit",
+    4: "market_if_touched",
+    5: "limit_if_touched",
+    6: "trailing_stop",
+}
+
+
+class KernelStrategy(Strategy):
+    """Runs a kernel strategy inside core's event loop (replay, sandbox or live): at each bar
+    it calls the kernel with the bar history and turns the rows it writes into orders."""
+
+    def __init__(
+        self,
+        kernel: Any,
+        params: npt.ArrayLike = (),
+        state: npt.ArrayLike | Callable[[F64], F64] = (),
+        *,
+        max_orders: int = 16,
+        name: str | None = None,
+        symbols: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(name or getattr(kernel, "__name__", "kernel"), symbols=symbols)
+        self.kernel = kernel
+        self.kparams = np.asarray(params, dtype=np.float64)
+        self.kstate = make_state(state, self.kparams)
+        self.kout = np.zeros((max_orders, V.OUT_COLS), dtype=np.float64)
+        self.kacct = np.zeros(V.A_COLS, dtype=np.float64)
+
+    def on_bar(self, bar: Bar) -> None:
+        """Call the kernel at this bar's close and submit what it decided."""
+        h = self.data[bar.symbol]
+        a = self.kacct
+        pf = self.portfolio
+        a[V.CASH] = pf.cash
+        a[V.POS] = self.position_of(bar.symbol)
+        a[V.EQUITY] = pf.equity()
+        a[V.PENDING] = sum(
+            o.leaves_qty * float(o.side) for o in self.open_orders(bar.symbol) if o.qty > 0
+        )
+        n = self.kernel(
+            len(h) - 1, h.open, h.high, h.low, h.close, h.volume, a, self.kstate, self.kparams,
+            self.kout,
+        )  # fmt: skip
+        for r in range(n):
+            row = self.kout[r]
+            if row[V.TYPE] == V.CANCEL_ALL:
+                for o in self.open_orders(bar.symbol):
+                    self.cancel(o)
+                continue
+            self._send(bar.symbol, row)
+
+    def _send(self, symbol: str, row: F64) -> None:
+        side = 1 if row[V.SIDE] > 0 else -1
+        trail = row[V.TRAIL]
+        kw: dict[str, Any] = {
+            "type": _TYPES[int(row[V.TYPE])],
+            "limit": None if math.isnan(row[V.LIMIT]) else float(row[V.LIMIT]),
+            "stop": None if math.isnan(row[V.STOP]) else float(row[V.STOP]),
+            "trail": None if math.isnan(trail) else float(trail),
+            "trail_percent": bool(row[V.TRAIL_PCT] > 0),
+            "tif": _TIF[float(row[V.TIF])],
+        }
+        if row[V.MODE] == V.QTY_FRACTION:
+            submit_fraction(self, side, float(row[V.QTY]), symbol, **kw)
+        elif side > 0:
+            self.buy(float(row[V.QTY]), symbol, **kw)
+        else:
+            self.sell(float(row[V.QTY]), symbol, **kw)
+
+
+def make_state(state: npt.ArrayLike | Callable[[F64], F64], params: F64) -> F64:
+    """A fresh kernel state array: ``state(params)`` if callable, else a copy of ``state``."""
+    if callable(state):
+        return np.asarray(state(params), dtype=np.float64)
+    return np.array(state, dtype=np.float64)

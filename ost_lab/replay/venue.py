@@ -1,0 +1,220 @@
+"""The numba simulated venue: working orders, fills and accounting in small float64 arrays.
+
+hftbacktest style: no objects, the state is a few arrays a jitted loop mutates in place. Price
+rules are core's (:mod:`ost_lab.core.matching`, compiled by :mod:`._numba`), commission,
+slippage and fill-time sizing are this package's scalar functions jitted: the event-loop venue
+(:mod:`.broker`) calls the very same functions un-jitted, so both give identical fills.
+
+Layouts (column indices are module constants):
+
+* ``ords`` (capacity, W_COLS): the working orders, in submission order.
+* ``olog`` (capacity, O_COLS): every order ever submitted (the ``orders`` table).
+* ``fills`` (capacity, F_COLS): every fill.
+* ``acct`` (A_COLS,): cash, position, equity and the row counts of the tables above.
+* ``cfg`` (C_COLS,): instrument, fees, slippage, volume cap, timing.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+from ost_lab.replay import commission as _commission
+from ost_lab.replay import sizing as _sizing
+from ost_lab.replay import slippage as _slippage
+from ost_lab.replay._numba import M, jit
+
+F64 = npt.NDArray[np.float64]
+
+# acct
+CASH, POS, EQUITY, NW, NF, NO, PENDING = 0, 1, 2, 3, 4, 5, 6
+A_COLS = 8
+# cfg
+MULT, LOT, VOL_FRAC, PER_UNIT, BPS, MIN_FEE, SLIP_KIND, SLIP_P, SAME_CLOSE, LATENCY = range(10)
+C_COLS = 10
+# ords (working) and out (orders a kernel strategy emits)
+SIDE, QTY, TYPE, LIMIT, STOP, MODE, TRAIL, TRAIL_PCT, TIF, TRIG, ACTIVE, OID = range(12)
+W_COLS = 12
+OUT_COLS = 9  # SIDE..TIF: what a kernel writes
+# olog
+O_BAR, O_SIDE, O_QTY, O_TYPE, O_LIMIT, O_STOP, O_FILLED, O_VALUE, O_STATUS = range(9)
+O_COLS = 9
+# fills
+F_BAR, F_AT_OPEN, F_QTY, F_PRICE, F_FEE, F_OID = range(6)
+F_COLS = 6
+
+# modes, tifs, statuses, row kinds
+QTY_UNITS, QTY_FRACTION = 0.0, 1.0
+GTC, IOC, FOK = 0.0, 1.0, 2.0
+WORKING, FILLED, CANCELED = 0.0, 1.0, 2.0
+CANCEL_ALL = -1.0  # a kernel row with TYPE = CANCEL_ALL cancels every working order
+
+fee = jit(_commission.fee)
+slipped_price = jit(_slippage.slipped_price)
+fraction_qty = jit(_sizing.fraction_qty)
+_match_bar = M["match_bar"]
+_fill_quantity = M["fill_quantity"]
+_trail_init = M["trailing_stop_init"]
+_trail_update = M["trailing_stop_update"]
+
+
+@jit
+def _is_slipped(typ: int) -> bool:
+    return typ == 0 or typ == 2 or typ == 4 or typ == 6
+
+
+@jit
+def book_fill(
+    i: int, at_open: bool, k: int, qty: float, price: float,
+    ords: F64, olog: F64, fills: F64, acct: F64, cfg: F64,
+) -> None:  # fmt: skip
+    """Book ``qty`` of working order ``k`` at ``price``: cash, position, fill row, order log."""
+    side = ords[k, SIDE]
+    mult = cfg[MULT]
+    c = fee(qty, price, mult, cfg[PER_UNIT], cfg[BPS], cfg[MIN_FEE])
+    acct[CASH] -= side * qty * price * mult + c
+    acct[POS] += side * qty
+    nf = int(acct[NF])
+    fills[nf, F_BAR] = i
+    fills[nf, F_AT_OPEN] = 1.0 if at_open else 0.0
+    fills[nf, F_QTY] = side * qty
+    fills[nf, F_PRICE] = price
+    fills[nf, F_FEE] = c
+    fills[nf, F_OID] = ords[k, OID]
+    acct[NF] = nf + 1
+    ords[k, QTY] -= qty
+    oid = int(ords[k, OID])
+    olog[oid, O_FILLED] += qty
+    olog[oid, O_VALUE] += qty * price
+    if ords[k, QTY] <= 1e-9:
+        ords[k, QTY] = 0.0
+        olog[oid, O_STATUS] = FILLED
+
+
+@jit
+def try_fill(
+    i: int, k: int, price: float, at_open: bool, volume: float, pool: float,
+    ords: F64, olog: F64, fills: F64, acct: F64, cfg: F64,
+) -> float:  # fmt: skip
+    """Slip, size and book a fill of order ``k`` at rule price ``price``; returns the pool left."""
+    side = int(ords[k, SIDE])
+    typ = int(ords[k, TYPE])
+    if ords[k, MODE] == QTY_FRACTION:
+        px = price
+        if _is_slipped(typ):  # size at the price actually paid
+            px = slipped_price(side, price, 1.0, volume, int(cfg[SLIP_KIND]), cfg[SLIP_P])
+        q = fraction_qty(
+            ords[k, QTY], acct[CASH], acct[POS], px, cfg[MULT], cfg[LOT], cfg[PER_UNIT], cfg[BPS]
+        )
+        ords[k, QTY] = q
+        ords[k, MODE] = QTY_UNITS
+        olog[int(ords[k, OID]), O_QTY] = q
+        if q <= 0.0:
+            olog[int(ords[k, OID]), O_STATUS] = CANCELED
+            return pool
+    leaves = ords[k, QTY]
+    qty = leaves if leaves < pool else pool
+    if ords[k, TIF] == FOK and qty < leaves - 1e-9:
+        return pool
+    if qty <= 0.0:
+        return pool
+    if _is_slipped(typ):
+        price = slipped_price(side, price, qty, volume, int(cfg[SLIP_KIND]), cfg[SLIP_P])
+    book_fill(i, at_open, k, qty, price, ords, olog, fills, acct, cfg)
+    return pool - qty
+
+
+@jit
+def match_orders(
+    i: int, o: float, h: float, lo: float, c: float, v: float,
+    ords: F64, olog: F64, fills: F64, acct: F64, cfg: F64,
+) -> None:  # fmt: skip
+    """Match every active working order against bar ``i``, in submission order, sharing one
+    pool of liquidity (``cfg[VOL_FRAC]`` of the bar's volume), then drop finished orders."""
+    nw = int(acct[NW])
+    pool = _fill_quantity(1e300, v, cfg[VOL_FRAC], cfg[LOT])
+    for k in range(nw):
+        if ords[k, ACTIVE] > i:
+            continue
+        side = int(ords[k, SIDE])
+        typ = int(ords[k, TYPE])
+        if typ == 6 and math.isnan(ords[k, STOP]):
+            ords[k, STOP] = _trail_init(side, o, ords[k, TRAIL], ords[k, TRAIL_PCT] > 0)
+        price, trig = _match_bar(
+            side, typ, ords[k, LIMIT], ords[k, STOP], ords[k, TRIG] > 0, o, h, lo, c
+        )
+        ords[k, TRIG] = 1.0 if trig else 0.0
+        if not math.isnan(price):
+            pool = try_fill(i, k, price, price == o, v, pool, ords, olog, fills, acct, cfg)
+        oid = int(ords[k, OID])
+        if olog[oid, O_STATUS] != WORKING:
+            ords[k, QTY] = 0.0
+            continue
+        if typ == 6:
+            ords[k, STOP] = _trail_update(
+                side, ords[k, STOP], ords[k, TRAIL], ords[k, TRAIL_PCT] > 0, h, lo
+            )
+        if ords[k, TIF] != GTC:
+            olog[oid, O_STATUS] = CANCELED
+            ords[k, QTY] = 0.0
+    compact(ords, acct)
+
+
+@jit
+def compact(ords: F64, acct: F64) -> None:
+    """Remove finished working orders (leaves 0), keeping submission order; update PENDING."""
+    nw = int(acct[NW])
+    j = 0
+    pending = 0.0
+    for k in range(nw):
+        if ords[k, QTY] > 0.0:
+            if j != k:
+                ords[j, :] = ords[k, :]
+            if ords[j, MODE] == QTY_UNITS:
+                pending += ords[j, SIDE] * ords[j, QTY]
+            j += 1
+    acct[NW] = j
+    acct[PENDING] = pending
+
+
+@jit
+def submit(
+    i: int, n: int, o: float, c: float, v: float, out: F64,
+    ords: F64, olog: F64, fills: F64, acct: F64, cfg: F64,
+) -> None:  # fmt: skip
+    """Accept the ``n`` orders a strategy emitted at bar ``i``'s close. Same-close timing fills
+    market orders now at the close; everything else starts working at bar ``i + 1 + latency``."""
+    for r in range(n):
+        if out[r, TYPE] == CANCEL_ALL:
+            for k in range(int(acct[NW])):
+                olog[int(ords[k, OID]), O_STATUS] = CANCELED
+                ords[k, QTY] = 0.0
+            compact(ords, acct)
+            continue
+        nw = int(acct[NW])
+        oid = int(acct[NO])
+        acct[NO] = oid + 1
+        for col in range(OUT_COLS):
+            ords[nw, col] = out[r, col]
+        ords[nw, TRIG] = 0.0
+        ords[nw, ACTIVE] = i + 1 + cfg[LATENCY]
+        ords[nw, OID] = oid
+        olog[oid, O_BAR] = i
+        olog[oid, O_SIDE] = out[r, SIDE]
+        olog[oid, O_QTY] = out[r, QTY]
+        olog[oid, O_TYPE] = out[r, TYPE]
+        olog[oid, O_LIMIT] = out[r, LIMIT]
+        olog[oid, O_STOP] = out[r, STOP]
+        olog[oid, O_FILLED] = 0.0
+        olog[oid, O_VALUE] = 0.0
+        olog[oid, O_STATUS] = WORKING
+        if out[r, TYPE] == 6 and math.isnan(out[r, STOP]):
+            ords[nw, STOP] = _trail_init(int(out[r, SIDE]), c, out[r, TRAIL], out[r, TRAIL_PCT] > 0)
+        acct[NW] = nw + 1
+        if cfg[SAME_CLOSE] > 0 and out[r, TYPE] == 0 and cfg[LATENCY] == 0:
+            try_fill(i, nw, c, False, v, 1e300, ords, olog, fills, acct, cfg)
+            if olog[oid, O_STATUS] != WORKING:
+                ords[nw, QTY] = 0.0
+    compact(ords, acct)
