@@ -48,10 +48,8 @@ if TYPE_CHECKING:
     from ost_lab.core import Strategy as Strategy
     from ost_lab.core import Tick as Tick
     from ost_lab.core import TimeInForce as TimeInForce
-    from ost_lab.secmaster import Secmaster as Secmaster
     from ost_lab.dashboard.runs_db import RunsDB as RunsDB
-    from labextension import src as src
-    from ost_lab.dashboard import module as module
+    from ost_lab.secmaster import Secmaster as Secmaster
 
 
 def __getattr__(name: str) -> Any:
