@@ -83,6 +83,15 @@ def _cmd_search(args: argparse.Namespace) -> int:
     return 0 if results else 1
 
 
+def _cmd_compact(args: argparse.Namespace) -> int:
+    from ost_lab.secmaster.reader import Secmaster
+
+    with Secmaster(_db_path(args)) as sm:
+        saved = sm.compact()
+    print(f"compacted {sm.path}: {saved:,} bytes saved")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from ost_lab.secmaster.demo import ensure_demo_secmaster
 
@@ -122,6 +131,9 @@ def add_parser(sub: Any) -> None:
     search.add_argument("--asset-class", help="equity, future, fx, option ...")
     search.add_argument("--limit", type=int, default=50)
     search.set_defaults(func=_cmd_search)
+
+    compact = group.add_parser("compact", help="rewrite the file with full pages (VACUUM)")
+    compact.set_defaults(func=_cmd_compact)
 
     demo = group.add_parser("demo", help="build the demo securities master if none exists")
     demo.set_defaults(func=_cmd_demo)

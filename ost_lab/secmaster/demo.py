@@ -304,6 +304,7 @@ def build_demo(path: Path) -> None:
                     store.write_ticks(conn, src, "trades", trades, lambda i: f"trade {i}")
                     store.write_ticks(conn, src, "quotes", quotes, lambda i: f"quote {i}")
             store.bump_data_version(conn)
+        conn.execute("VACUUM")  # full pages: about 10% smaller than the appended file
     finally:
         conn.close()
 

@@ -292,6 +292,20 @@ class Secmaster:
             raise SecmasterError(f"no instrument {instrument_id}")
         return dict(zip([d[0] for d in cur.description], row, strict=True))
 
+    def compact(self) -> int:
+        """Rewrite the file with full pages (SQLite VACUUM); returns bytes saved.
+
+        Appends leave B-tree pages about 87% full; a compacted file is about 10% smaller (about
+        54 instead of 60 bytes per 1m bar). Takes a write lock and rewrites the whole file.
+        """
+        if self.readonly:
+            raise SecmasterError("compact() needs a read-write Secmaster")
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        before = self.path.stat().st_size
+        self.conn.execute("VACUUM")
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return before - self.path.stat().st_size
+
     def info(self) -> dict[str, Any]:
         """Counts per table and the schema/data versions."""
         c = self.conn

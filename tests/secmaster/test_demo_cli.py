@@ -63,3 +63,18 @@ def test_cli_ingest_info_search(tmp_path: Path, capsys: pytest.CaptureFixture[st
     bad.write_bytes((DBN_DIR / "test_data.ohlcv-1m.dbn").read_bytes()[:-3])
     assert main(["secmaster", "--db", db, "ingest", str(bad)]) == 1
     assert "truncated" in capsys.readouterr().err
+
+
+def test_compact_keeps_data_and_shrinks(tmp_path: Path, demo_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "c.sqlite"
+    shutil.copy(demo_path, copy)
+    with Secmaster(copy) as sm:
+        before = sm.bars("EURUSD", "1m", exact=True)
+        version = sm.data_version
+        assert sm.compact() > 0
+        after = sm.bars("EURUSD", "1m", exact=True)
+        np.testing.assert_array_equal(before.close, after.close)
+        assert sm.data_version == version
+    assert main(["secmaster", "--db", str(copy), "compact"]) == 0
