@@ -66,11 +66,11 @@ def test_cli_ingest_info_search(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_compact_keeps_data_and_shrinks(tmp_path: Path, demo_path: Path) -> None:
-    import shutil
-
+    with Secmaster(demo_path, readonly=True) as demo:
+        df = demo.bars("EURUSD", "1m", "2025-01-01", "2025-03-01").to_pandas()
     copy = tmp_path / "c.sqlite"
-    shutil.copy(demo_path, copy)
     with Secmaster(copy) as sm:
+        sm.ingest_dataframe(df, "EURUSD", timeframe="1m")
         before = sm.bars("EURUSD", "1m", exact=True)
         version = sm.data_version
         assert sm.compact() > 0
