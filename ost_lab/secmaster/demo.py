@@ -323,9 +323,14 @@ def ensure_demo_secmaster(path: Path) -> bool:
         leftover.unlink(missing_ok=True)
     try:
         build_demo(tmp)
-        if path.exists():  # another process won the race
+        try:
+            os.link(tmp, path)  # atomic and never overwrites: a concurrent builder may have won
+        except FileExistsError:
             return False
-        os.replace(tmp, path)
+        except OSError:  # no hard links on this file system
+            if path.exists():
+                return False
+            os.replace(tmp, path)
     finally:
         for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
             leftover.unlink(missing_ok=True)
