@@ -293,7 +293,10 @@ class Backtest:
                 "stop": o[:, V.O_STOP],
                 "filled_qty": filled,
                 "avg_fill_price": avg,
-                "status": [_STATUS[s] for s in o[:, V.O_STATUS]],
+                "status": [
+                    "PARTIALLY_FILLED" if s == V.WORKING and q > 0 else _STATUS[s]
+                    for s, q in zip(o[:, V.O_STATUS], filled, strict=True)
+                ],
             },
             columns=list(ORDERS_COLUMNS),
         )

@@ -22,11 +22,13 @@ replaying a known kernel loads it instead of compiling. The same kernel runs in 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import math
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -77,9 +79,23 @@ def _kernel_key(kernel: Any) -> str:
     fn = getattr(kernel, "py_func", kernel)
     code = fn.__code__
     h = hashlib.sha1(_RUNNER_VERSION.encode())
+    h.update(_venue_digest())
     for part in (code.co_code, repr(code.co_consts), repr(code.co_names), fn.__qualname__):
         h.update(part if isinstance(part, bytes) else part.encode())
     return h.hexdigest()[:16]
+
+
+@functools.cache
+def _venue_digest() -> bytes:
+    """Digest of the venue's sources: a runner embeds their compiled code, so any change to
+    them must give a new runner module (numba only checks the runner's own file)."""
+    from ost_lab.core import matching
+    from ost_lab.replay import _numba, commission, sizing, slippage
+
+    h = hashlib.sha1()
+    for mod in (matching, _numba, commission, sizing, slippage, V):
+        h.update(Path(str(mod.__file__)).read_bytes())
+    return h.digest()
 
 
 def runner_for(kernel: Any) -> Callable[..., int]:

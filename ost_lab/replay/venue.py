@@ -189,8 +189,9 @@ def submit(
     for r in range(n):
         if out[r, TYPE] == CANCEL_ALL:
             for k in range(int(acct[NW])):
-                olog[int(ords[k, OID]), O_STATUS] = CANCELED
-                ords[k, QTY] = 0.0
+                if ords[k, QTY] > 0.0:
+                    olog[int(ords[k, OID]), O_STATUS] = CANCELED
+                    ords[k, QTY] = 0.0
             compact(ords, acct)
             continue
         nw = int(acct[NW])

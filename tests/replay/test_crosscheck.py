@@ -47,9 +47,7 @@ class BtCross(bt.Strategy):  # type: ignore[misc,name-defined]
 def reference(request: pytest.FixtureRequest) -> tuple[bool, pd.Series]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        stats = bt.Backtest(GOOG, BtCross, cash=10_000, commission=0.002).run(
-            short=request.param
-        )
+        stats = bt.Backtest(GOOG, BtCross, cash=10_000, commission=0.002).run(short=request.param)
     return request.param, stats
 
 

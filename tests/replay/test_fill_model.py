@@ -79,9 +79,7 @@ def test_stop_limit_only_prices_after_the_trigger() -> None:
     assert prices(k) == [104.0]
     # close 104.5 > 104: no fill on the trigger bar; it keeps working triggered and fills on
     # the next bar at the limit (open 104.2 > limit, low 103 <= limit).
-    df = bars(
-        [(100, 100, 100, 100, 1e6), (100, 106, 99, 104.5, 1e6), (104.2, 105, 103, 104, 1e6)]
-    )
+    df = bars([(100, 100, 100, 100, 1e6), (100, 106, 99, 104.5, 1e6), (104.2, 105, 103, 104, 1e6)])
     k, _ = run_both(df, [spec(0, 1, 5, STOP_LIMIT, limit=104.0, stop=105.0)])
     assert prices(k) == [104.0]
     assert k.fills["ts"].iloc[0] > df.index[2].value  # on bar 2, intrabar (close stamp)
@@ -108,9 +106,7 @@ def test_market_if_touched_and_limit_if_touched() -> None:
 def test_trailing_stop_ratchets_after_the_bar() -> None:
     # sell trailing 2 below: level 98 from bar 0's close; bar 1 (low 100) does not touch it,
     # then ratchets to 104 - 2 = 102; bar 2 trades down to 101 -> fills at 102.
-    df = bars(
-        [(100, 100, 100, 100, 1e6), (101, 104, 100, 103, 1e6), (103, 103, 101, 101.5, 1e6)]
-    )
+    df = bars([(100, 100, 100, 100, 1e6), (101, 104, 100, 103, 1e6), (103, 103, 101, 101.5, 1e6)])
     k, _ = run_both(df, [spec(0, 1, 5), spec(0, -1, 5, TRAIL, trail=2.0)])
     assert prices(k) == [101.0, 102.0]
 
