@@ -179,9 +179,9 @@ def ingest_records(
         recs = body if len(idx) == len(body) else [body[i] for i in idx]
         recno = np.asarray(idx, dtype=np.int64)
         if kind == "OHLCVMsg":
-            report.bars += _write_ohlcv(conn, source, recs, recno, publishers, on_progress)
+            report.bars += _write_ohlcv(conn, source, recs, recno, publishers, on_progress, dataset)
         elif kind == "InstrumentDefMsg":
-            report.instruments += _write_definitions(conn, source, recs, publishers)
+            report.instruments += _write_definitions(conn, source, recs, publishers, dataset)
         elif kind == "TradeMsg":
             arr = _columns(recs)
             publishers.update(np.unique(arr["publisher_id"]).tolist())
@@ -224,12 +224,31 @@ def ingest_records(
                         symbol=str(sym),
                         exchange=_venue(dataset),
                         asset_class="unknown",
+                        **_session_defaults(dataset),
                     )
     return report
 
 
 def _venue(dataset: str) -> str:
     return dataset.split(".")[0] if dataset else ""
+
+
+# Trading-session defaults by dataset venue, for daily bars resampled from intraday ones.
+# CME Globex sessions open 17:00 Chicago the evening before; US equity venues trade a calendar day.
+_SESSIONS = {"GLBX": ("America/Chicago", 1020), "IFUS": ("America/New_York", 1200)}
+_US_EQUITY = {"XNAS", "XNYS", "ARCX", "XASE", "BATS", "BATY", "EDGA", "EDGX", "IEXG", "XBOS",
+              "XPSX", "MEMX", "EPRL", "DBEQ", "EQUS", "XCHI", "XCIS"}  # fmt: skip
+
+
+def _session_defaults(dataset: str) -> dict[str, Any]:
+    """Time zone and session start for instruments first seen in ``dataset``."""
+    venue = _venue(dataset)
+    if venue in _SESSIONS:
+        tz, start = _SESSIONS[venue]
+        return {"timezone": tz, "session_start_min": start}
+    if venue in _US_EQUITY:
+        return {"timezone": "America/New_York", "session_start_min": 0}
+    return {}
 
 
 def _publisher(conn: sqlite3.Connection, pid: int, dataset: str) -> None:
@@ -252,6 +271,7 @@ def _write_ohlcv(
     recno: npt.NDArray[np.int64],
     publishers: set[int],
     on_progress: Callable[[int], object] | None = None,
+    dataset: str = "",
 ) -> int:
     arr = _columns(recs)
     publishers.update(np.unique(arr["publisher_id"]).tolist())
@@ -280,7 +300,9 @@ def _write_ohlcv(
             conn.execute("SELECT 1 FROM instruments WHERE instrument_id = ?", (iid,)).fetchone()
             is None
         ):
-            store.upsert_instrument(conn, iid, symbol=str(iid), asset_class="unknown")
+            store.upsert_instrument(
+                conn, iid, symbol=str(iid), asset_class="unknown", **_session_defaults(dataset)
+            )
         total += store.write_bars(conn, source, iid, rtype, cols, _label(recno[sel]), on_progress)
     return total
 
@@ -324,7 +346,11 @@ def _write_quotes(
 
 
 def _write_definitions(
-    conn: sqlite3.Connection, source: str, recs: list[Any], publishers: set[int]
+    conn: sqlite3.Connection,
+    source: str,
+    recs: list[Any],
+    publishers: set[int],
+    dataset: str = "",
 ) -> int:
     n = 0
     for rec in recs:
@@ -356,6 +382,14 @@ def _write_definitions(
             lot_size=None if lot in (I32_UNDEF, 0) else int(lot),
             expiry=None if rec.expiration == U64_UNDEF else int(rec.expiration),
             description=desc,
+            **(
+                _session_defaults(dataset)
+                if conn.execute(
+                    "SELECT 1 FROM instruments WHERE instrument_id = ?", (int(rec.instrument_id),)
+                ).fetchone()
+                is None
+                else {}
+            ),
         )
         n += 1
     return n

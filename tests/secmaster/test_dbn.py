@@ -222,3 +222,16 @@ def test_bad_dbn_records_rejected_atomically(
     with pytest.raises(IngestError, match=r"record 2\).*differs from the stored bar"):
         sm.ingest_dbn(_encode(tmp_path / "changed.dbn", changed))
     assert sm.bars(77, "1m", exact=True).close.tolist() == [11, 11]
+
+
+def test_session_defaults_by_venue(sm: Secmaster) -> None:
+    sm.ingest_dbn(DBN_DIR / "test_data.ohlcv-1h.dbn", DBN_DIR / "test_data.definition.dbn")
+    es, msft = sm.instrument(5482), sm.instrument(6819)
+    assert (es["timezone"], es["session_start_min"]) == ("America/Chicago", 1020)
+    assert (msft["timezone"], msft["session_start_min"]) == ("America/New_York", 0)
+    # the two 1h bars (13:00 and 14:00 UTC) fall in the CME session of 2020-12-28
+    d = sm.bars("ESH1", "1d", exact=True)
+    h = sm.bars("ESH1", "1h", exact=True)
+    assert d.ts.tolist() == [1609113600000000000]
+    assert (d.open[0], d.high[0], d.low[0], d.close[0], d.volume[0]) == (
+        h.open[0], h.high.max(), h.low.min(), h.close[-1], h.volume.sum())  # fmt: skip
