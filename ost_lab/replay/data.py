@@ -2,7 +2,9 @@
 
 Everything becomes :class:`BarData`: per symbol, contiguous float64 columns plus ``ts_open``
 (bar start, Databento's convention: the index of a frame) and ``ts_close`` (when the bar is
-known: the start plus the bar interval, never after the next bar's start).
+known: the bar's last nanosecond, start + interval - 1, and before the next bar's start). So a
+fill stamped at a bar's close (intrabar or same-close) is always before a fill at the next
+bar's open, and every timestamp belongs to exactly one bar.
 """
 
 from __future__ import annotations
@@ -102,9 +104,9 @@ def _symbol_bars(
     if ts.shape[0] > 1 and np.any(np.diff(ts) <= 0):
         raise ValueError(f"{symbol}: bar timestamps must be strictly increasing")
     step = _interval(ts, timeframe)
-    ts_close = ts + step
+    ts_close = ts + max(step - 1, 0)
     if ts.shape[0] > 1:
-        ts_close[:-1] = np.minimum(ts_close[:-1], ts[1:])
+        ts_close[:-1] = np.minimum(ts_close[:-1], ts[1:] - 1)
 
     def f(name: str) -> F64:
         return np.ascontiguousarray(np.asarray(cols[name], dtype=np.float64))
