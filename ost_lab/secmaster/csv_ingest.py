@@ -11,7 +11,7 @@ import csv
 import hashlib
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +33,19 @@ _ONE = Decimal(1)
 
 
 def _fixed(text: str, scale: Decimal) -> int:
+    """A decimal string times ``scale`` as an exact int x1e9 (half-even beyond 1e-9)."""
+    if scale == _ONE:  # fast exact path for plain decimals such as "-123.45"
+        t = text.strip()
+        body = t[1:] if t[:1] in ("-", "+") else t
+        whole, _, frac = body.partition(".")
+        if (
+            whole.isascii()
+            and whole.isdigit()
+            and len(frac) <= 9
+            and (not frac or (frac.isascii() and frac.isdigit()))
+        ):
+            v = int(whole) * 1_000_000_000 + (int(frac) * 10 ** (9 - len(frac)) if frac else 0)
+            return -v if t[:1] == "-" else v
     value = Decimal(text.strip()) * scale * _NANO
     if not value.is_finite():
         raise InvalidOperation
@@ -106,6 +119,7 @@ def ingest_csv(
     skip_null: bool = False,
     instrument: Mapping[str, Any] | None = None,
     kind: str = "csv",
+    progress: bool | None = None,
 ) -> IngestReport:
     """Ingest a generic OHLCV CSV with a header row.
 
@@ -114,6 +128,7 @@ def ingest_csv(
     multiplied by ``price_scale`` (e.g. 0.01 for cents). Naive timestamps are local to ``tz``;
     ``ts_unit`` ('s', 'ms', 'us', 'ns') reads epoch numbers instead. ``instrument`` gives reference
     data (asset_class, currency, exchange, multiplier, description...) for a new symbol.
+    A progress bar is shown for files over 32 MB (``progress`` forces it on or off).
     """
     path = Path(path)
     source = str(path)
@@ -142,7 +157,12 @@ def ingest_csv(
     ts_text: list[str] = []
     lines: list[int] = []
     values: list[list[int]] = [[] for _ in FIELDS]
-    for row in reader:
+    rows: Iterable[list[str]] = reader
+    if progress or (progress is None and len(data) >= 32 << 20):
+        from tqdm.auto import tqdm
+
+        rows = tqdm(reader, total=text.count("\n"), unit="line", desc=path.name)
+    for row in rows:
         line = reader.line_num
         if not row or all(not c.strip() for c in row):
             continue
@@ -176,7 +196,10 @@ def ingest_csv(
 
 
 def _volume(cell: str) -> int:
-    v = Decimal(cell.strip())
+    t = cell.strip()
+    if t.isascii() and t.isdigit():
+        return int(t)
+    v = Decimal(t)
     if v != v.to_integral_value():
         raise ValueError("fractional volume")
     return int(v)

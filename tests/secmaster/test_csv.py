@@ -146,3 +146,18 @@ def test_package_functions_survive_submodule_imports(tmp_path: Path) -> None:
         assert callable(getattr(pkg, fn)), fn
     p = _write(tmp_path, "a.csv", YAHOO)
     assert pkg.ingest_yahoo_csv(tmp_path / "s.sqlite", p, "A").bars == 3
+
+
+def test_number_forms(sm: Secmaster, tmp_path: Path) -> None:
+    text = (
+        "ts,open,high,low,close,volume\n"
+        "0,1.5e2,150.0000000004,+149.9999999996,150,1e3\n"
+        "60,.5,0.75,0.25,0.5000000005,0\n"
+    )
+    ingest_csv(sm, _write(tmp_path, "n.csv", text), "N", ts_unit="s")
+    b = sm.bars("N", "1m", exact=True)
+    assert b.open.tolist() == [150_000_000_000, 500_000_000]
+    assert b.high.tolist() == [150_000_000_000, 750_000_000]  # 0.4e-9 rounds half-even down
+    assert b.low.tolist() == [150_000_000_000, 250_000_000]
+    assert b.close.tolist() == [150_000_000_000, 500_000_000]  # 0.5e-9 -> even
+    assert b.volume.tolist() == [1000, 0]
