@@ -24,7 +24,8 @@ from ost_lab.core.orders import Order
 from ost_lab.core.strategy import Strategy
 from ost_lab.dashboard.runs_db import Command, RunsDB
 
-FLUSH_INTERVAL_S = 0.1
+FLUSH_INTERVAL_S = 0.25
+"""How often the writer wakes: it bounds batch sizes and how soon a stop is obeyed."""
 HEARTBEAT_INTERVAL_S = 1.0
 MAX_EQUITY_POINTS = 20_000
 LIVE_EQUITY_EVERY_NS = 1_000_000_000
@@ -242,15 +243,15 @@ class EngineRecorder:
         start, self._n_equity = self._n_equity, end
         total = self.engine.total
         stride = max(1, math.ceil(total / self.max_equity_points)) if total else 0
-        picked = []
-        for i in range(start, end):
-            if stride:
-                keep = i % stride == 0
-            else:
-                keep = ts[i] - self._last_equity_ts >= LIVE_EQUITY_EVERY_NS
-            if keep:
-                picked.append(i)
-                self._last_equity_ts = ts[i]
+        if stride:
+            first = -(-start // stride) * stride  # the first multiple of stride at or after start
+            picked = list(range(first, end, stride))
+        else:
+            picked = []
+            for i in range(start, end):
+                if ts[i] - self._last_equity_ts >= LIVE_EQUITY_EVERY_NS:
+                    picked.append(i)
+                    self._last_equity_ts = ts[i]
         if (
             final
             and end
