@@ -36,7 +36,8 @@ __all__ = ["Backtest", "FillTimingName", "Progress", "is_kernel"]
 
 FillTimingName = Literal["next_open", "same_close"]
 Progress = Callable[[int, int], None]
-_STATUS = {V.WORKING: "ACCEPTED", V.FILLED: "FILLED", V.CANCELED: "CANCELED"}
+_STATUS_NAMES = np.array(["ACCEPTED", "FILLED", "CANCELED"], dtype=object)  # by V.WORKING...
+_TYPE_NAMES = np.array([t.name.lower() for t in OrderType], dtype=object)
 
 
 def is_kernel(obj: Any) -> bool:
@@ -261,7 +262,7 @@ class Backtest:
         params: npt.NDArray[np.float64],
     ) -> BacktestResult:
         tag = getattr(self.strategy, "__name__", "kernel")
-        idx = pd.DatetimeIndex(pd.to_datetime(b.ts_close[:n_done], utc=True), name="ts")
+        idx = pd.DatetimeIndex(b.ts_close[:n_done].view("M8[ns]"), name="ts").tz_localize("UTC")
         eq = pd.Series(equity[:n_done], index=idx, name="equity")
         f = fills[: int(acct[V.NF])]
         bar = f[:, V.F_BAR].astype(np.int64)
@@ -283,20 +284,21 @@ class Backtest:
             avg = np.where(filled > 0, o[:, V.O_VALUE] / np.where(filled > 0, filled, 1), np.nan)
         orders = pd.DataFrame(
             {
-                "id": [f"K-{k + 1:06d}" for k in range(len(o))],
+                "id": np.char.mod("K-%06d", np.arange(1, len(o) + 1)),
                 "ts": b.ts_close[o[:, V.O_BAR].astype(np.int64)],
                 "symbol": b.symbol,
                 "side": o[:, V.O_SIDE].astype(np.int64),
-                "type": [OrderType(int(t)).name.lower() for t in o[:, V.O_TYPE]],
+                "type": _TYPE_NAMES[o[:, V.O_TYPE].astype(np.int64)],
                 "qty": o[:, V.O_QTY],
                 "limit": o[:, V.O_LIMIT],
                 "stop": o[:, V.O_STOP],
                 "filled_qty": filled,
                 "avg_fill_price": avg,
-                "status": [
-                    "PARTIALLY_FILLED" if s == V.WORKING and q > 0 else _STATUS[s]
-                    for s, q in zip(o[:, V.O_STATUS], filled, strict=True)
-                ],
+                "status": np.where(
+                    (o[:, V.O_STATUS] == V.WORKING) & (filled > 0),
+                    "PARTIALLY_FILLED",
+                    _STATUS_NAMES[o[:, V.O_STATUS].astype(np.int64)],
+                ),
             },
             columns=list(ORDERS_COLUMNS),
         )

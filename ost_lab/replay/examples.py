@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ost_lab.core.events import Bar
-from ost_lab.core.indicators import SMA, sma_init, sma_update
+from ost_lab.core.indicators import SMA
 from ost_lab.core.strategy import Param, Strategy
 from ost_lab.replay._numba import jit
 from ost_lab.replay.broker import submit_fraction
@@ -28,9 +28,18 @@ NAN = math.nan
 
 
 def sma_cross_state(params: F64) -> F64:
-    """Kernel state for ``params = [fast, slow, short, fraction]``: previous SMAs + 2 SMAs."""
-    nf, ns = int(params[0]), int(params[1])
-    return np.concatenate([[NAN, NAN], sma_init(nf), sma_init(ns)])
+    """Kernel state for ``params = [fast, slow, short, fraction]``: previous fast and slow
+    SMA, and their running sums."""
+    return np.array([NAN, NAN, 0.0, 0.0])
+
+
+@jit
+def running_sma(c: F64, i: int, n: int, total: float) -> tuple[float, float]:
+    """SMA of ``c[i - n + 1 : i + 1]`` from the running ``total`` of the previous bar: the
+    same float operations in the same order as ``core.indicators.SMA`` (bit-identical), with
+    ``c`` itself as the ring buffer. Returns (new total, SMA or NaN during warm-up)."""
+    total = total + (c[i] - c[i - n]) if i >= n else total + c[i]
+    return total, (total / n if i >= n - 1 else NAN)
 
 
 @jit
@@ -38,18 +47,18 @@ def sma_cross(
     i: int, o: F64, h: F64, lo: F64, c: F64, v: F64, acct: F64, state: F64, params: F64, out: F64
 ) -> int:
     """SMA(fast, slow) crossover kernel; ``params = [fast, slow, short, fraction]``."""
-    nf = int(params[0])
-    f = sma_update(state[2 : 6 + nf], c[i])
-    s = sma_update(state[6 + nf :], c[i])
+    state[2], f = running_sma(c, i, int(params[0]), state[2])
+    state[3], s = running_sma(c, i, int(params[1]), state[3])
     pf, ps = state[0], state[1]
     state[0], state[1] = f, s
-    pos = acct[POS]
     n = 0
     if pf < ps and f > s:
+        pos = acct[POS]
         if pos < 0:
             n = order(out, n, 1.0, -pos)
         n = order(out, n, 1.0, params[3], 0.0, NAN, NAN, QTY_FRACTION)
     elif ps < pf and s > f:
+        pos = acct[POS]
         if pos > 0:
             n = order(out, n, -1.0, pos)
         if params[2] > 0:

@@ -30,8 +30,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -95,6 +96,7 @@ def _venue_digest() -> bytes:
     h = hashlib.sha1()
     for mod in (matching, _numba, commission, sizing, slippage, V):
         h.update(Path(str(mod.__file__)).read_bytes())
+    h.update(Path(__file__).read_bytes())
     return h.digest()
 
 
@@ -117,9 +119,12 @@ def runner_for(kernel: Any) -> Callable[..., int]:
         mod = importlib.util.module_from_spec(spec)
         sys.modules[modname] = mod
         spec.loader.exec_module(mod)
-        mod.kernel = kernel
+        # inlined into the loop at numba-IR level: a call with ten array arguments per bar
+        # costs more than a small kernel's body
+        inline = numba.njit(inline="always")(getattr(kernel, "py_func", kernel))
+        setattr(mod, "kernel", inline)  # noqa: B010  (bound before the first compile)
         _RUNNERS[kernel] = mod
-    return mod.run_chunk  # type: ignore[no-any-return]
+    return cast(Callable[..., int], mod.run_chunk)
 
 
 @jit

@@ -1,0 +1,280 @@
+"""Replay benchmarks: SMA(10, 20) crossover, long-only, next-bar-open fills, on one-minute bars.
+
+Every row compares against a baseline measured in the same run: a hand-written numba loop doing
+the same work (commission, slippage, all-in sizing, equity per bar), vectorbt's numba engine
+(if installed), backtesting.py (if installed) and a bare Python loop over lists. The fresh-process
+row runs in a subprocess with the compiled-kernel cache present.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.table import Row
+from ost_lab.replay import Backtest
+from ost_lab.replay._numba import jit
+from ost_lab.replay.examples import SmaCross, sma_cross, sma_cross_state
+
+FULL = 1.0 - sys.float_info.epsilon
+FEE_BPS = 5.0  # commission, bps of notional
+SLIP_BPS = 1.0  # slippage, bps
+PARAMS = [10.0, 20.0, 0.0, FULL]
+
+
+def _frame(n: int, seed: int = 3) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    c = 100.0 * np.exp(np.cumsum(rng.normal(0, 1e-3, n)))
+    o = np.concatenate([[100.0], c[:-1]]) * np.exp(rng.normal(0, 2e-4, n))
+    idx = pd.date_range("2000-01-03", periods=n, freq="min", tz="UTC")
+    return pd.DataFrame(
+        {
+            "open": o,
+            "high": np.maximum(o, c) * 1.0005,
+            "low": np.minimum(o, c) * 0.9995,
+            "close": c,
+            "volume": 1e4,
+        },
+        index=idx,
+    )
+
+
+def _best(fn: Callable[[], Any], repeat: int) -> float:
+    best = math.inf
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+@jit
+def hand_loop(o, c, cash, fee_bps, slip_bps, equity):  # type: ignore[no-untyped-def]
+    """The anchor: SMA(10, 20) cross, all-in long at the next open, fees and slippage."""
+    n = c.shape[0]
+    sf = 0.0
+    ss = 0.0
+    pf = math.nan
+    ps = math.nan
+    pos = 0.0
+    signal = 0
+    fee = fee_bps * 1e-4
+    for i in range(n):
+        if signal != 0:
+            if signal > 0 and pos == 0.0:
+                px = o[i] * (1.0 + slip_bps * 1e-4)
+                q = (cash * FULL) // (px + px * fee)
+                cash -= q * px + q * px * fee
+                pos = q
+            elif signal < 0 and pos > 0.0:
+                px = o[i] * (1.0 - slip_bps * 1e-4)
+                cash += pos * px - pos * px * fee
+                pos = 0.0
+            signal = 0
+        sf += c[i]
+        ss += c[i]
+        if i >= 10:
+            sf -= c[i - 10]
+        if i >= 20:
+            ss -= c[i - 20]
+        f = sf / 10.0 if i >= 9 else math.nan
+        s = ss / 20.0 if i >= 19 else math.nan
+        if pf < ps and f > s:
+            signal = 1
+        elif ps < pf and s > f:
+            signal = -1
+        pf = f
+        ps = s
+        equity[i] = cash + pos * c[i]
+    return cash
+
+
+def python_loop(o: list[float], c: list[float], cash: float) -> list[float]:
+    """The same strategy as a bare Python loop over lists."""
+    sf = ss = 0.0
+    pf = ps = math.nan
+    pos = 0.0
+    signal = 0
+    fee = FEE_BPS * 1e-4
+    eq = []
+    for i in range(len(c)):
+        if signal:
+            if signal > 0 and pos == 0.0:
+                px = o[i] * (1.0 + SLIP_BPS * 1e-4)
+                q = (cash * FULL) // (px + px * fee)
+                cash -= q * px + q * px * fee
+                pos = q
+            elif signal < 0 and pos > 0.0:
+                px = o[i] * (1.0 - SLIP_BPS * 1e-4)
+                cash += pos * px - pos * px * fee
+                pos = 0.0
+            signal = 0
+        x = c[i]
+        sf += x
+        ss += x
+        if i >= 10:
+            sf -= c[i - 10]
+        if i >= 20:
+            ss -= c[i - 20]
+        f = sf / 10.0 if i >= 9 else math.nan
+        s = ss / 20.0 if i >= 19 else math.nan
+        if pf < ps and f > s:
+            signal = 1
+        elif ps < pf and s > f:
+            signal = -1
+        pf, ps = f, s
+        eq.append(cash + pos * x)
+    return eq
+
+
+def _kernel_bt(df: pd.DataFrame) -> Backtest:
+    return Backtest(
+        df, sma_cross, cash=1e6, commission=FEE_BPS * 1e-4, slippage=SLIP_BPS, state=sma_cross_state
+    )
+
+
+def _vectorbt_rate(df: pd.DataFrame) -> float | None:
+    try:
+        import vectorbt as vbt
+    except Exception:
+        return None
+    close, open_ = df["close"].reset_index(drop=True), df["open"].reset_index(drop=True)
+
+    def go() -> None:
+        fast = vbt.MA.run(close, 10).ma
+        slow = vbt.MA.run(close, 20).ma
+        entries = fast.vbt.crossed_above(slow).shift(1, fill_value=False)
+        exits = fast.vbt.crossed_below(slow).shift(1, fill_value=False)
+        pf = vbt.Portfolio.from_signals(
+            close, entries, exits, price=open_, fees=FEE_BPS * 1e-4,
+            slippage=SLIP_BPS * 1e-4, init_cash=1e6, freq="1min",
+        )  # fmt: skip
+        pf.value()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        small = df.iloc[:5000]
+        close, open_ = small["close"].reset_index(drop=True), small["open"].reset_index(drop=True)
+        go()  # compile
+        close, open_ = df["close"].reset_index(drop=True), df["open"].reset_index(drop=True)
+        return len(df) / _best(go, 2)
+
+
+def _backtesting_rate(df: pd.DataFrame) -> float | None:
+    try:
+        import backtesting as bt
+        from backtesting.lib import crossover
+    except Exception:
+        return None
+
+    def sma(x: np.ndarray, n: int) -> pd.Series:
+        return pd.Series(x).rolling(n).mean()
+
+    class Cross(bt.Strategy):  # type: ignore[misc]
+        def init(self) -> None:
+            self.f = self.I(sma, self.data.Close, 10)
+            self.s = self.I(sma, self.data.Close, 20)
+
+        def next(self) -> None:
+            if crossover(self.f, self.s):
+                self.buy()
+            elif crossover(self.s, self.f):
+                self.position.close()
+
+    data = df.rename(columns=str.capitalize).tz_localize(None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        b = bt.Backtest(data, Cross, cash=1e6, commission=FEE_BPS * 1e-4)
+        return len(df) / _best(b.run, 1)
+
+
+_FRESH = """
+import time, numpy as np, pandas as pd
+n = {n}
+rng = np.random.default_rng(3)
+c = 100.0 * np.exp(np.cumsum(rng.normal(0, 1e-3, n)))
+df = pd.DataFrame({{"open": c, "high": c * 1.0005, "low": c * 0.9995, "close": c,
+                   "volume": 1e4}}, index=pd.date_range("2000-01-03", periods=n, freq="min",
+                   tz="UTC"))
+t = time.perf_counter()
+from ost_lab.replay import Backtest
+from ost_lab.replay.examples import sma_cross, sma_cross_state
+Backtest(df, sma_cross, commission=5e-4, slippage=1.0, state=sma_cross_state).run(
+    params=[10.0, 20.0, 0.0, 0.999])
+print(time.perf_counter() - t)
+"""
+
+
+def _fresh_process(n: int, env: dict[str, str] | None = None) -> float:
+    out = subprocess.run(
+        [sys.executable, "-c", _FRESH.format(n=n)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def run(quick: bool) -> list[Row]:
+    """All replay rows (see the module docstring)."""
+    n_kernel = 1_000_000 if quick else 10_000_000
+    n_event = 20_000 if quick else 100_000
+    n_bt = 5_000 if quick else 20_000
+    n_vbt = 200_000 if quick else 2_000_000
+    n_py = 200_000 if quick else 1_000_000
+    rows: list[Row] = []
+
+    df = _frame(n_kernel)
+    o, c = df["open"].to_numpy(), df["close"].to_numpy()
+    eq = np.empty(len(c))
+    hand_loop(o[:1000], c[:1000], 1e6, FEE_BPS, SLIP_BPS, eq[:1000])
+    hand = len(c) / _best(lambda: hand_loop(o, c, 1e6, FEE_BPS, SLIP_BPS, eq), 3)
+    bt = _kernel_bt(df)
+    _kernel_bt(df.iloc[:1000]).run(params=PARAMS)
+    kernel = len(c) / _best(lambda: bt.run(params=PARAMS), 3)
+    label = f"kernel SMA cross, {n_kernel / 1e6:g}M 1m bars, fees+slippage"
+    rows.append(Row(label, "bars/s", kernel, "bars/s", "hand-written numba loop", hand,
+                    target=1 / 1.5))  # fmt: skip
+    rows.append(Row(label, "bars/s", kernel, "bars/s", "absolute target", 30e6, target=1.0))
+    vbt = _vectorbt_rate(_frame(n_vbt))
+    if vbt is not None:
+        rows.append(Row(label, "bars/s", kernel, "bars/s", "vectorbt from_signals", vbt,
+                        target=8.0))  # fmt: skip
+
+    py = _frame(n_py)
+    ol, cl = py["open"].tolist(), py["close"].tolist()
+    pyrate = n_py / _best(lambda: python_loop(ol, cl, 1e6), 1)
+    ev = _frame(n_event)
+    event_bt = Backtest(ev, SmaCross, cash=1e6, commission=FEE_BPS * 1e-4, slippage=SLIP_BPS)
+    event = n_event / _best(event_bt.run, 1)
+    label = f"Strategy class SMA cross, {n_event / 1e3:g}k 1m bars (core Engine)"
+    rows.append(Row(label, "bars/s", event, "bars/s", "absolute target", 300e3, target=1.0))
+    btr = _backtesting_rate(_frame(n_bt))
+    if btr is not None:
+        rows.append(Row(label, "bars/s", event, "bars/s", f"backtesting.py ({n_bt // 1000}k)",
+                        btr, target=5.0))  # fmt: skip
+    rows.append(Row(label, "bars/s", event, "bars/s", "bare Python loop", pyrate, target=0.5))
+
+    n_fresh = 1_000_000
+    warm = _fresh_process(n_fresh)  # makes sure the cache is populated
+    warm = min(warm, _fresh_process(n_fresh))
+    rows.append(Row("fresh process: import + first 1M-bar kernel replay (cache present)",
+                    "seconds", warm, "s", "target", 2.0, higher_is_better=False,
+                    target=1.0))  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, NUMBA_CACHE_DIR=tmp)
+        cold = _fresh_process(n_fresh, env)
+    label = "fresh process: import + first 1M-bar kernel replay (empty cache)"
+    rows.append(Row(label, "seconds", cold, "s", "cache present", warm, higher_is_better=False))
+    return rows
