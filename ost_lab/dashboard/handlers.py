@@ -179,7 +179,7 @@ class RunHandler(BaseHandler):
 
 
 class RunTableHandler(BaseHandler):
-    """``GET /runs/{id}/{fills|orders|equity|metrics}``."""
+    """``GET /runs/{id}/{fills|orders|equity|metrics|risk_events|mode_changes}``."""
 
     @json_api
     def get(self, run_id: str, part: str) -> None:
@@ -309,7 +309,12 @@ def setup_handlers(web_app: Any) -> None:
             (url_path_join(route, "runs", RUN_ID), RunHandler),
             (url_path_join(route, "runs", RUN_ID, "stop"), StopHandler),
             (
-                url_path_join(route, "runs", RUN_ID, r"(?P<part>fills|orders|equity|metrics)"),
+                url_path_join(
+                    route,
+                    "runs",
+                    RUN_ID,
+                    r"(?P<part>fills|orders|equity|metrics|risk_events|mode_changes)",
+                ),
                 RunTableHandler,
             ),
             (url_path_join(route, "commands", r"(?P<command_id>[0-9]{1,18})"), CommandHandler),

@@ -262,6 +262,8 @@ def openapi_document(version: str) -> dict[str, Any]:
                 for part, schema in {
                     "fills": _table("fills"),
                     "orders": _table("orders"),
+                    "risk_events": _table("risk_events"),
+                    "mode_changes": _table("mode_changes"),
                     "metrics": {
                         "type": "object",
                         "required": ["run_id", "metrics"],
