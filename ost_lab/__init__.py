@@ -27,9 +27,13 @@ _LAZY = {
     "RiskLimits": "ost_lab.core",
     "SimulatedBroker": "ost_lab.core",
     "Commission": "ost_lab.core",
+    # replays
+    "Backtest": "ost_lab.replay",
+    "BacktestResult": "ost_lab.replay",
     # data and runs
     "Secmaster": "ost_lab.secmaster",
     "RunsDB": "ost_lab.dashboard.runs_db",
+    "record_backtest": "ost_lab.dashboard.recorder",
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -48,7 +52,10 @@ if TYPE_CHECKING:
     from ost_lab.core import Strategy as Strategy
     from ost_lab.core import Tick as Tick
     from ost_lab.core import TimeInForce as TimeInForce
+    from ost_lab.dashboard.recorder import record_backtest as record_backtest
     from ost_lab.dashboard.runs_db import RunsDB as RunsDB
+    from ost_lab.replay import Backtest as Backtest
+    from ost_lab.replay import BacktestResult as BacktestResult
     from ost_lab.secmaster import Secmaster as Secmaster
 
 
