@@ -171,7 +171,7 @@ class Backtest:
             progress_every=chunk_bars,
         )
         res = engine.run()
-        orders = pd.DataFrame(
+        orders = lambda: pd.DataFrame(  # noqa: E731
             [
                 (
                     o.id,
@@ -278,33 +278,36 @@ class Backtest:
             },
             columns=list(FILLS_COLUMNS),
         )
-        o = olog[: int(acct[V.NO])]
-        filled = o[:, V.O_FILLED]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            avg = np.where(filled > 0, o[:, V.O_VALUE] / np.where(filled > 0, filled, 1), np.nan)
-        orders = pd.DataFrame(
-            {
-                "id": np.char.mod("K-%06d", np.arange(1, len(o) + 1)),
-                "ts": b.ts_close[o[:, V.O_BAR].astype(np.int64)],
-                "symbol": b.symbol,
-                "side": o[:, V.O_SIDE].astype(np.int64),
-                "type": _TYPE_NAMES[o[:, V.O_TYPE].astype(np.int64)],
-                "qty": o[:, V.O_QTY],
-                "limit": o[:, V.O_LIMIT],
-                "stop": o[:, V.O_STOP],
-                "filled_qty": filled,
-                "avg_fill_price": avg,
-                "status": np.where(
-                    (o[:, V.O_STATUS] == V.WORKING) & (filled > 0),
-                    "PARTIALLY_FILLED",
-                    _STATUS_NAMES[o[:, V.O_STATUS].astype(np.int64)],
-                ),
-            },
-            columns=list(ORDERS_COLUMNS),
-        )
-        return BacktestResult(
-            status, eq, fr, orders, self.data, {"params": params.tolist()}, n_done
-        )
+        o = olog[: int(acct[V.NO])].copy()
+        meta = {"params": params.tolist()}
+        return BacktestResult(status, eq, fr, lambda: _orders_frame(b, o), self.data, meta, n_done)
+
+
+def _orders_frame(b: Any, o: npt.NDArray[np.float64]) -> pd.DataFrame:
+    """The kernel venue's order log as ``ORDERS_COLUMNS``."""
+    filled = o[:, V.O_FILLED]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        avg = np.where(filled > 0, o[:, V.O_VALUE] / np.where(filled > 0, filled, 1), np.nan)
+    return pd.DataFrame(
+        {
+            "id": [f"K-{k:06d}" for k in range(1, len(o) + 1)],
+            "ts": b.ts_close[o[:, V.O_BAR].astype(np.int64)],
+            "symbol": b.symbol,
+            "side": o[:, V.O_SIDE].astype(np.int64),
+            "type": _TYPE_NAMES[o[:, V.O_TYPE].astype(np.int64)],
+            "qty": o[:, V.O_QTY],
+            "limit": o[:, V.O_LIMIT],
+            "stop": o[:, V.O_STOP],
+            "filled_qty": filled,
+            "avg_fill_price": avg,
+            "status": np.where(
+                (o[:, V.O_STATUS] == V.WORKING) & (filled > 0),
+                "PARTIALLY_FILLED",
+                _STATUS_NAMES[o[:, V.O_STATUS].astype(np.int64)],
+            ),
+        },
+        columns=list(ORDERS_COLUMNS),
+    )
 
 
 def _grow(a: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
@@ -29,10 +30,15 @@ class BacktestResult:
     status: Literal["completed", "stopped", "cancelled"]
     equity: pd.Series
     fills: pd.DataFrame
-    orders: pd.DataFrame
+    make_orders: Callable[[], pd.DataFrame]
     data: BarData
     params: dict[str, Any] = field(default_factory=dict)
     n_bars: int = 0
+
+    @cached_property
+    def orders(self) -> pd.DataFrame:
+        """Every order (``ORDERS_COLUMNS``), built on first access."""
+        return self.make_orders()
 
     @cached_property
     def trades(self) -> pd.DataFrame:
