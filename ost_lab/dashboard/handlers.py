@@ -154,7 +154,7 @@ class RunsHandler(BaseHandler):
         self.reply(
             {
                 "runs": [_summary(r) for r in runs],
-                "total": db.count_runs(mode=mode, status=status) if not text else None,
+                "total": db.count_runs(mode=mode, status=status, text=text),
                 "limit": limit,
                 "offset": offset,
             }

@@ -370,35 +370,21 @@ class RunsDB:
         offset: int = 0,
     ) -> list[dict[str, Any]]:
         """Runs, newest first, filtered by mode, status and a text found in name/strategies/ids."""
-        where, params = ["1 = 1"], []
-        if mode:
-            where.append("mode = ?")
-            params.append(mode)
-        if status:
-            where.append("status = ?")
-            params.append(status)
-        if text:
-            where.append("(name LIKE ? OR strategies LIKE ? OR instruments LIKE ? OR id LIKE ?)")
-            params.extend([f"%{text}%"] * 4)
+        where, params = _run_filter(mode, status, text)
         rows = self.conn.execute(
-            f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE {' AND '.join(where)}"
+            f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE {where}"
             " ORDER BY started_ns DESC, id DESC LIMIT ? OFFSET ?",
             (*params, int(limit), int(offset)),
         ).fetchall()
         return [_run_dict(r) for r in rows]
 
-    def count_runs(self, *, mode: str | None = None, status: str | None = None) -> int:
-        where, params = ["1 = 1"], []
-        if mode:
-            where.append("mode = ?")
-            params.append(mode)
-        if status:
-            where.append("status = ?")
-            params.append(status)
+    def count_runs(
+        self, *, mode: str | None = None, status: str | None = None, text: str | None = None
+    ) -> int:
+        """How many runs ``list_runs`` would page through with the same filters."""
+        where, params = _run_filter(mode, status, text)
         return int(
-            self.conn.execute(
-                f"SELECT COUNT(*) FROM runs WHERE {' AND '.join(where)}", params
-            ).fetchone()[0]
+            self.conn.execute(f"SELECT COUNT(*) FROM runs WHERE {where}", params).fetchone()[0]
         )
 
     def runs(self, **filters: Any) -> pd.DataFrame:
@@ -460,6 +446,21 @@ class _Transaction:
 
     def __exit__(self, exc_type: object, *exc: object) -> None:
         self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _run_filter(mode: str | None, status: str | None, text: str | None) -> tuple[str, list[str]]:
+    """The WHERE clause (with its parameters) shared by listing and counting runs."""
+    where, params = ["1 = 1"], []
+    if mode:
+        where.append("mode = ?")
+        params.append(mode)
+    if status:
+        where.append("status = ?")
+        params.append(status)
+    if text:
+        where.append("(name LIKE ? OR strategies LIKE ? OR instruments LIKE ? OR id LIKE ?)")
+        params.extend([f"%{text}%"] * 4)
+    return " AND ".join(where), params
 
 
 def _store(column: str, value: Any) -> Any:
