@@ -50,3 +50,126 @@ export async function requestAPI<T>(
   }
   return data as T;
 }
+
+/** One run as `GET /runs` and `GET /status` list it. */
+export interface IRunSummary {
+  id: string;
+  name: string;
+  mode: string;
+  status: string;
+  started_ns: number | null;
+  ended_ns: number | null;
+  instruments: string[] | null;
+  progress: number | null;
+  last_equity: number | null;
+  total_return: number | null;
+  heartbeat_ns: number | null;
+  strategies: string[];
+  heartbeat_age_s?: number | null;
+}
+
+/** What `GET /status` answers: the running runs, counted by mode. */
+export interface IStatus {
+  running: IRunSummary[];
+  by_mode: Record<string, number>;
+  live: boolean;
+}
+
+/** What `GET /runs` answers. */
+export interface IRunList {
+  runs: IRunSummary[];
+  total: number | null;
+  limit: number;
+  offset: number;
+}
+
+/** What `GET /runs/{id}/equity` answers. */
+export interface IEquity {
+  run_id: string;
+  ts_ns: number[];
+  equity: number[];
+}
+
+/** A stop (or other) command and whether the engine acknowledged it. */
+export interface ICommand {
+  id: number;
+  run_id: string;
+  command: string;
+  acked: boolean;
+  acked_ns: number | null;
+  ack_note: string | null;
+}
+
+/** The filters of the runs list. */
+export interface IRunFilter {
+  mode: string;
+  status: string;
+  q: string;
+}
+
+export const MODES = ['backtest', 'sandbox', 'paper', 'live'];
+export const STATUSES = ['running', 'completed', 'cancelled', 'failed', 'crashed'];
+
+/** The runs, newest first, filtered. */
+export function listRuns(filter: IRunFilter, limit = 200): Promise<IRunList> {
+  const params = new URLSearchParams({ limit: String(limit) });
+  if (filter.mode) {
+    params.set('mode', filter.mode);
+  }
+  if (filter.status) {
+    params.set('status', filter.status);
+  }
+  if (filter.q) {
+    params.set('q', filter.q);
+  }
+  return requestAPI<IRunList>(`runs?${params.toString()}`);
+}
+
+/** Ask a run to stop through the control API (works while its kernel is busy). */
+export function stopRun(runId: string, waitMs = 2000): Promise<ICommand> {
+  return requestAPI<ICommand>(`runs/${encodeURIComponent(runId)}/stop?wait_ms=${waitMs}`, {
+    method: 'POST'
+  });
+}
+
+/** Format a nanosecond timestamp as local date and time. */
+export function formatTime(ns: number | null): string {
+  if (ns === null || ns === undefined) {
+    return '—';
+  }
+  const d = new Date(ns / 1e6);
+  return d.toLocaleString(undefined, {
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit'
+  });
+}
+
+/** Format a fraction as a signed percentage. */
+export function formatPct(x: number | null | undefined): string {
+  if (x === null || x === undefined || !Number.isFinite(x)) {
+    return '—';
+  }
+  const s = (x * 100).toFixed(2);
+  return `${x > 0 ? '+' : ''}${s}%`;
+}
+
+/** Format any metric value for a table cell. */
+export function formatValue(v: unknown): string {
+  if (v === null || v === undefined) {
+    return '—';
+  }
+  if (typeof v === 'number') {
+    if (Number.isInteger(v)) {
+      return String(v);
+    }
+    return Math.abs(v) >= 1000 ? v.toFixed(2) : v.toPrecision(6);
+  }
+  if (typeof v === 'object') {
+    return JSON.stringify(v);
+  }
+  return String(v);
+}

@@ -1,7 +1,7 @@
 import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { IHealth, requestAPI } from './api';
+import { IHealth, IRunFilter, IRunSummary, IStatus, listRuns, requestAPI } from './api';
 
 /** The server's state as the sidebar and the status item show it, polled at one cadence. */
 export class LabStateModel {
@@ -14,7 +14,7 @@ export class LabStateModel {
     });
   }
 
-  /** Fires whenever health or error changes. */
+  /** Fires whenever health, status, runs or error change. */
   get changed(): ISignal<this, void> {
     return this._changed;
   }
@@ -23,9 +23,31 @@ export class LabStateModel {
     return this._health;
   }
 
+  get status(): IStatus | null {
+    return this._status;
+  }
+
+  get runs(): IRunSummary[] {
+    return this._runs;
+  }
+
+  /** The last error of the runs list or status, in words, or null when the server answered. */
+  get runsError(): string | null {
+    return this._runsError;
+  }
+
   /** The last error, in words, or null when the server answered. */
   get error(): string | null {
     return this._error;
+  }
+
+  get filter(): IRunFilter {
+    return this._filter;
+  }
+
+  set filter(value: IRunFilter) {
+    this._filter = value;
+    void this.refresh();
   }
 
   set intervalSeconds(value: number) {
@@ -33,12 +55,29 @@ export class LabStateModel {
   }
 
   async refresh(): Promise<void> {
-    try {
-      this._health = await requestAPI<IHealth>('health');
+    const filter = this._filter;
+    const [health, status, runs] = await Promise.allSettled([
+      requestAPI<IHealth>('health'),
+      requestAPI<IStatus>('status'),
+      listRuns(filter)
+    ]);
+    if (health.status === 'fulfilled') {
+      this._health = health.value;
       this._error = null;
-    } catch (error) {
+    } else {
       this._health = null;
-      this._error = error instanceof Error ? error.message : String(error);
+      this._error = message(health.reason);
+    }
+    this._status = status.status === 'fulfilled' ? status.value : null;
+    if (filter !== this._filter) {
+      return; // a newer refresh with the new filter is on its way
+    }
+    if (runs.status === 'fulfilled') {
+      this._runs = runs.value.runs;
+      this._runsError = status.status === 'rejected' ? message(status.reason) : null;
+    } else {
+      this._runs = [];
+      this._runsError = message(runs.reason);
     }
     this._changed.emit();
   }
@@ -49,6 +88,14 @@ export class LabStateModel {
 
   private _poll: Poll;
   private _health: IHealth | null = null;
+  private _status: IStatus | null = null;
+  private _runs: IRunSummary[] = [];
+  private _filter: IRunFilter = { mode: '', status: '', q: '' };
   private _error: string | null = null;
+  private _runsError: string | null = null;
   private _changed = new Signal<this, void>(this);
+}
+
+function message(reason: unknown): string {
+  return reason instanceof Error ? reason.message : String(reason);
 }
