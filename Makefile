@@ -31,10 +31,10 @@ $(BIN)/jupyter-builder: | $(BIN)/python
 
 $(EXT_BUILT): $(EXT_SRC) | $(BIN)/jupyter-builder
 	cd $(EXT) && npm install --no-audit --no-fund && npm run build:prod
+	cp $(EXT)/install.json ost_lab/labextension/install.json
 
 $(STAMP): pyproject.toml $(EXT_BUILT)
 	$(BIN)/python -m pip install --quiet -e ".[test,sweeps]"
-	$(BIN)/jupyter-builder develop --overwrite .
 	touch $@
 
 lint: setup
