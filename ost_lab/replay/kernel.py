@@ -58,16 +58,21 @@ kernel = None  # bound by ost_lab.replay.kernel before the first call
 @jit
 def run_chunk(i0, i1, o, h, lo, c, v, acct, state, params, out, ords, olog, fills, cfg, equity,
               room):
+    mult = cfg[MULT]
     for i in range(i0, i1):
-        if acct[NW] > 0:
+        busy = acct[NW] > 0
+        if busy:
             match_orders(i, o[i], h[i], lo[i], c[i], v[i], ords, olog, fills, acct, cfg)
-        acct[EQUITY] = acct[CASH] + acct[POS] * c[i] * cfg[MULT]
+        eq = acct[CASH] + acct[POS] * c[i] * mult
+        acct[EQUITY] = eq
         n = kernel(i, o, h, lo, c, v, acct, state, params, out)
         if n > 0:
             submit(i, n, o[i], c[i], v[i], out, ords, olog, fills, acct, cfg)
-            acct[EQUITY] = acct[CASH] + acct[POS] * c[i] * cfg[MULT]
-        equity[i] = acct[EQUITY]
-        if acct[NF] > room[0] or acct[NO] > room[1] or acct[NW] > room[2]:
+            eq = acct[CASH] + acct[POS] * c[i] * mult
+            acct[EQUITY] = eq
+            busy = True
+        equity[i] = eq
+        if busy and (acct[NF] > room[0] or acct[NO] > room[1] or acct[NW] > room[2]):
             return i + 1
     return i1
 '''
