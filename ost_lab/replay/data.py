@@ -9,6 +9,7 @@ bar's open, and every timestamp belongs to exactly one bar.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,9 +18,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ost_lab.core.events import Bar
+from ost_lab.core.events import Bar, Tick
 
-__all__ = ["BarData", "SymbolBars", "to_bar_data"]
+__all__ = ["BarData", "SymbolBars", "ticks_data", "to_bar_data"]
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -59,17 +60,23 @@ class SymbolBars:
 
 @dataclass(frozen=True)
 class BarData:
-    """Bars of one or more symbols."""
+    """Bars of one or more symbols; ``ticks=True`` when each row is a trade (or quote) tick,
+    stored as a one-price bar (open = high = low = close = price, volume = size) with optional
+    ``bid``/``ask`` per symbol."""
 
     symbols: dict[str, SymbolBars]
+    ticks: bool = False
+    quotes: dict[str, tuple[F64, F64]] | None = None
 
     @property
     def n_bars(self) -> int:
         """Total bars over all symbols."""
         return sum(len(b) for b in self.symbols.values())
 
-    def events(self) -> list[Bar]:
-        """Core ``Bar`` events in (close ts, symbol order) order, for the event loop."""
+    def events(self) -> list[Bar] | list[Tick]:
+        """Core ``Bar`` (or ``Tick``) events in (close ts, symbol order) order."""
+        if self.ticks:
+            return self._tick_events()
         out: list[tuple[int, int, int, Bar]] = []
         for j, b in enumerate(self.symbols.values()):
             cols = zip(
@@ -87,6 +94,43 @@ class BarData:
         if len(self.symbols) > 1:
             out.sort(key=lambda x: (x[0], x[1], x[2]))
         return [x[3] for x in out]
+
+    def _tick_events(self) -> list[Tick]:
+        out: list[tuple[int, int, int, Tick]] = []
+        for j, b in enumerate(self.symbols.values()):
+            q = (self.quotes or {}).get(b.symbol)
+            bid = q[0].tolist() if q else [math.nan] * len(b)
+            ask = q[1].tolist() if q else [math.nan] * len(b)
+            rows = zip(
+                b.ts_open.tolist(), b.close.tolist(), b.volume.tolist(), bid, ask, strict=True
+            )
+            for k, (t, p, v, bd, ak) in enumerate(rows):
+                out.append((t, j, k, Tick(b.symbol, t, p, v, bd, ak)))
+        if len(self.symbols) > 1:
+            out.sort(key=lambda x: (x[0], x[1], x[2]))
+        return [x[3] for x in out]
+
+
+def ticks_data(ticks: Mapping[str, Any], symbol: str) -> BarData:
+    """Secmaster ``trades()``/``quotes()`` columns (``ts_event`` and ``price`` + ``size``, or
+    ``bid_px``/``ask_px``) as one-price bars; quotes trade at the mid for the kernel venue and
+    at the touch (ask for buys, bid for sells) in the event loop, as core matches ticks."""
+    ts = np.ascontiguousarray(ticks["ts_event"], dtype=np.int64)
+    if ts.shape[0] > 1 and np.any(np.diff(ts) < 0):
+        raise ValueError(f"{symbol}: tick timestamps must not go backwards")
+    quotes = None
+    if "price" in ticks:
+        px = np.asarray(ticks["price"], dtype=np.float64)
+        size = np.asarray(ticks.get("size", np.zeros(ts.shape[0])), dtype=np.float64)
+    else:
+        bid = np.asarray(ticks["bid_px"], dtype=np.float64)
+        ask = np.asarray(ticks["ask_px"], dtype=np.float64)
+        px = (bid + ask) / 2.0
+        size = np.zeros(ts.shape[0])
+        quotes = {symbol: (bid, ask)}
+    px = np.ascontiguousarray(px)
+    b = SymbolBars(symbol, ts, ts.copy(), px, px, px, px, np.ascontiguousarray(size))
+    return BarData({symbol: b}, ticks=True, quotes=quotes)
 
 
 def _interval(ts: I64, timeframe: str | None) -> int:
@@ -125,11 +169,14 @@ def _frame_bars(symbol: str, df: pd.DataFrame) -> SymbolBars:
 
 def to_bar_data(data: Any, symbol: str = "ASSET") -> BarData:
     """Accept a DataFrame (``symbol`` names it), a dict symbol -> DataFrame, a secmaster
-    ``Bars`` or ``MultiBars``, or a :class:`BarData`."""
+    ``Bars`` or ``MultiBars``, secmaster tick columns (``trades()``/``quotes()``, named by
+    ``symbol``), or a :class:`BarData`."""
     if isinstance(data, BarData):
         return data
     if isinstance(data, pd.DataFrame):
         return BarData({symbol: _frame_bars(symbol, data)})
+    if isinstance(data, Mapping) and "ts_event" in data:
+        return ticks_data(data, symbol)
     if isinstance(data, Mapping):
         return BarData({str(k): _frame_bars(str(k), v) for k, v in data.items()})
     names = getattr(data, "symbols", None)
