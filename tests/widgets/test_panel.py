@@ -112,3 +112,16 @@ def test_panel_with_picker(secmaster: Secmaster) -> None:
     p = BacktestPanel(Flip, picker=pk, record=False)
     res = p.run(wait=True)
     assert list(res.data.symbols) == ["AAPL"] and res.n_bars == 1170
+
+
+def test_real_recorder_records_the_run(tmp_path: Any) -> None:
+    from ost_lab.dashboard.runs_db import RunsDB
+
+    db = tmp_path / "runs.sqlite"
+    p = BacktestPanel(Flip, frame(200), runs_db=db, name="panel-flip")
+    res = p.run(wait=True, period=4)
+    assert p.run_id and res.status == "completed"
+    with RunsDB(db) as runs:
+        run = runs.get_run(p.run_id)
+        assert run["name"] == "panel-flip"
+        assert len(runs.fills(p.run_id)) == len(res.fills)
