@@ -34,23 +34,27 @@ def sma_cross_state(params: F64) -> F64:
 
 
 @jit
-def running_sma(c: F64, i: int, n: int, total: float) -> tuple[float, float]:
-    """SMA of ``c[i - n + 1 : i + 1]`` from the running ``total`` of the previous bar: the
-    same float operations in the same order as ``core.indicators.SMA`` (bit-identical), with
-    ``c`` itself as the ring buffer. Returns (new total, SMA or NaN during warm-up)."""
-    total = total + (c[i] - c[i - n]) if i >= n else total + c[i]
-    return total, (total / n if i >= n - 1 else NAN)
-
-
-@jit
 def sma_cross(
     i: int, o: F64, h: F64, lo: F64, c: F64, v: F64, acct: F64, state: F64, params: F64, out: F64
 ) -> int:
-    """SMA(fast, slow) crossover kernel; ``params = [fast, slow, short, fraction]``."""
-    state[2], f = running_sma(c, i, int(params[0]), state[2])
-    state[3], s = running_sma(c, i, int(params[1]), state[3])
-    pf, ps = state[0], state[1]
-    state[0], state[1] = f, s
+    """SMA(fast, slow) crossover kernel; ``params = [fast, slow, short, fraction]``.
+
+    The SMAs are running sums with ``c`` itself as the ring buffer: the same float operations
+    in the same order as ``core.indicators.SMA`` (so bit-identical to the ``Strategy``), written
+    inline because a helper call per bar costs more than the arithmetic."""
+    nf = int(params[0])
+    ns = int(params[1])
+    x = c[i]
+    tf = state[2] + ((x - c[i - nf]) if i >= nf else x)
+    ts = state[3] + ((x - c[i - ns]) if i >= ns else x)
+    state[2] = tf
+    state[3] = ts
+    f = tf / nf if i >= nf - 1 else NAN
+    s = ts / ns if i >= ns - 1 else NAN
+    pf = state[0]
+    ps = state[1]
+    state[0] = f
+    state[1] = s
     n = 0
     if pf < ps and f > s:
         pos = acct[POS]
