@@ -15,9 +15,44 @@ from typing import Any
 import ipywidgets as W
 import pandas as pd
 
-__all__ = ["InstrumentPicker", "Selection", "clamp_range", "coverage_range"]
+__all__ = ["InstrumentPicker", "Selection", "clamp_range", "coverage_range", "timeframes"]
 
 _ANY = "(any)"
+#: Timeframes offered when finer stored bars can be resampled to them.
+STANDARD_TIMEFRAMES = ("1s", "1m", "5m", "15m", "30m", "1h", "1d")
+
+
+def _tf_ns(tf: str) -> int | None:
+    from ost_lab.secmaster.reader import parse_timeframe
+
+    try:
+        return parse_timeframe(tf)
+    except Exception:  # 'trades', 'quotes', unknown rtypes
+        return None
+
+
+def _source_tf(coverage: dict[str, Any], timeframe: str) -> str | None:
+    """The stored timeframe ``timeframe`` is read (or resampled) from: itself, else the
+    coarsest stored finer timeframe that divides it."""
+    if timeframe in coverage:
+        return timeframe
+    want = _tf_ns(timeframe)
+    if want is None:
+        return None
+    best: tuple[int, str] | None = None
+    for tf in coverage:
+        ns = _tf_ns(tf)
+        if ns is not None and ns < want and want % ns == 0 and (best is None or ns > best[0]):
+            best = (ns, tf)
+    return best[1] if best else None
+
+
+def timeframes(coverage: dict[str, Any]) -> list[str]:
+    """Timeframes available for one instrument: stored ones and standard ones resampled
+    from them, finest first."""
+    out = {tf for tf in coverage if _tf_ns(tf) is not None}
+    out |= {tf for tf in STANDARD_TIMEFRAMES if _source_tf(coverage, tf)}
+    return sorted(out, key=lambda tf: _tf_ns(tf) or 0)
 
 
 @dataclass(frozen=True)
@@ -47,12 +82,14 @@ def _day(ns: int) -> dt.date:
 def coverage_range(
     instruments: list[dict[str, Any]], timeframe: str
 ) -> tuple[dt.date, dt.date] | None:
-    """Days covered by *all* instruments at ``timeframe`` (end exclusive), or None."""
+    """Days covered by *all* instruments at ``timeframe`` (stored or resampled; end
+    exclusive), or None."""
     spans = []
     for inst in instruments:
-        cov = inst["coverage"].get(timeframe)
-        if not cov:
+        src = _source_tf(inst["coverage"], timeframe)
+        if src is None:
             return None
+        cov = inst["coverage"][src]
         spans.append((_day(cov["first_ts"]), _day(cov["last_ts"]) + dt.timedelta(days=1)))
     if not spans:
         return None
@@ -154,12 +191,8 @@ class InstrumentPicker:
     def _on_select(self, _change: Any = None) -> None:
         sel = self.selected
         self.coverage.value = self._coverage_table(sel)
-        tfs: list[str] = []
-        for r in sel:
-            for tf in r["coverage"]:
-                if tf not in tfs and tf not in ("trades", "quotes"):
-                    tfs.append(tf)
-        common = [tf for tf in tfs if all(tf in r["coverage"] for r in sel)]
+        per = [timeframes(r["coverage"]) for r in sel]
+        common = [tf for tf in per[0] if all(tf in p for p in per[1:])] if per else []
         if common:
             cur = self.timeframe.value
             self.timeframe.options = common

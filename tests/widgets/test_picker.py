@@ -7,7 +7,13 @@ import datetime as dt
 import pytest
 
 from ost_lab.secmaster import Secmaster
-from ost_lab.widgets.picker import InstrumentPicker, Selection, clamp_range, coverage_range
+from ost_lab.widgets.picker import (
+    InstrumentPicker,
+    Selection,
+    clamp_range,
+    coverage_range,
+    timeframes,
+)
 
 D = dt.date
 
@@ -41,7 +47,7 @@ def test_coverage_and_clamp(secmaster: Secmaster) -> None:
     p = InstrumentPicker(secmaster)
     p.results_list.value = ("AAPL",)
     assert "1m" in p.coverage.value and "1d" in p.coverage.value
-    assert set(p.timeframe.options) == {"1m", "1d"}
+    assert list(p.timeframe.options) == ["1m", "5m", "15m", "30m", "1h", "1d"]
     assert p.bounds == (D(2024, 1, 2), D(2024, 1, 4))  # 1170 bars from Jan 2 14:30
     assert (p.start.value, p.end.value) == (D(2024, 1, 2), D(2024, 1, 4))
     p.start.value = D(2020, 1, 1)  # before coverage: clamped
@@ -79,8 +85,15 @@ def test_value_is_usable_next_cell(secmaster: Secmaster) -> None:
 def test_pure_helpers() -> None:
     cov = [{"coverage": {"1m": {"first_ts": 0, "last_ts": 86_400 * 10**9 * 3, "rows": 1}}}]
     assert coverage_range(cov, "1m") == (D(1970, 1, 1), D(1970, 1, 5))
-    assert coverage_range(cov, "1d") is None
+    assert coverage_range(cov, "1s") is None  # nothing finer stored
     b = (D(2024, 1, 1), D(2024, 2, 1))
     assert clamp_range(None, None, b) == b
     assert clamp_range(D(2024, 3, 1), D(2024, 3, 5), b) == (D(2024, 1, 31), D(2024, 2, 1))
     assert clamp_range(D(2024, 1, 10), D(2024, 1, 5), b) == (D(2024, 1, 10), D(2024, 1, 11))
+
+
+def test_resampled_timeframes() -> None:
+    cov = {"1m": {"first_ts": 0, "last_ts": 10**9, "rows": 1}, "trades": {}}
+    assert timeframes(cov) == ["1m", "5m", "15m", "30m", "1h", "1d"]
+    assert coverage_range([{"coverage": cov}], "1h") == (D(1970, 1, 1), D(1970, 1, 2))
+    assert coverage_range([{"coverage": cov}], "1s") is None
