@@ -28,7 +28,9 @@ export async function requestAPI<T>(
   const url = URLExt.join(settings.baseUrl, 'ost-lab', 'api', endPoint);
   let response: Response;
   try {
-    response = await ServerConnection.makeRequest(url, init, settings);
+    // 'no-cache' rather than the default 'no-store': the latter appends a timestamp query
+    // parameter, which the control API rejects as unknown.
+    response = await ServerConnection.makeRequest(url, { cache: 'no-cache', ...init }, settings);
   } catch (error) {
     throw new ApiError(`ost_lab server unreachable: ${String(error)}`);
   }

@@ -1,0 +1,229 @@
+"""The ost_lab runs dashboard in JupyterLab, driven by chromium against a real ``jupyter lab``.
+
+Runs come from notebooks executing in the lab's kernel (fixtures in ``notebooks/`` beside this file)
+or are recorded from this process into the same runs database (``OST_LAB_RUNS`` of the lab server).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ost_lab.core import Bar, Engine, Param, Strategy
+from ost_lab.dashboard.recorder import record
+from ost_lab.dashboard.runs_db import RunsDB
+
+WAIT_MS = 60_000
+FIXTURES = Path(__file__).parent / "notebooks"
+T0, MIN = 1_700_000_000_000_000_000, 60_000_000_000
+
+
+class Flipper(Strategy):
+    every = Param(5, min=1)
+    size = Param(3.0, min=1)
+
+    def on_start(self) -> None:
+        self.n = 0
+
+    def on_bar(self, bar: Bar) -> None:
+        self.n += 1
+        if self.n % self.every:
+            return
+        if self.position == 0:
+            self.buy(self.size, bar.symbol)
+        else:
+            self.sell(self.position, bar.symbol)
+
+
+def bars(n: int, seed: int) -> Iterator[Bar]:
+    rng = np.random.default_rng(seed)
+    price = 100.0
+    for i in range(n):
+        o = price
+        c = max(1.0, o * (1 + rng.normal(0, 0.003)))
+        yield Bar(
+            "XYZ",
+            T0 + (i + 1) * MIN,
+            o,
+            max(o, c) * 1.001,
+            min(o, c) * 0.999,
+            c,
+            1000.0,
+            ts_open=T0 + i * MIN,
+        )
+        price = c
+
+
+def record_here(server: Any, name: str, seed: int) -> str:
+    """Record a finished backtest into the lab server's runs database from this process."""
+    engine = Engine(Flipper(), list(bars(1500, seed)), initial_cash=10_000.0)
+    run_id, _ = record(engine, name=name, db=server.env["OST_LAB_RUNS"], instruments=["XYZ"])
+    return run_id
+
+
+def copy_fixture(server: Any, name: str) -> None:
+    shutil.copy(FIXTURES / name, server.root / name)
+
+
+def open_sidebar(lab: Any) -> Any:
+    page = lab.page
+    page.evaluate("() => window.jupyterapp.commands.execute('ost-lab:open-dashboard')")
+    sidebar = page.locator("#ost-lab-sidebar")
+    sidebar.wait_for(state="visible", timeout=WAIT_MS)
+    return sidebar
+
+
+def start_all_cells(lab: Any) -> None:
+    """Run all cells without waiting for them to finish (the command's promise is not awaited)."""
+    lab.wait_kernel_idle()
+    lab.page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+
+
+def run_row(page: Any, name: str, status: str | None = None) -> Any:
+    sel = f".ost-lab-RunRow:has(.ost-lab-RunRow-name:text-is('{name}'))"
+    if status:
+        sel += f"[data-status='{status}']"
+    return page.locator(sel)
+
+
+def test_sidebar_lists_notebook_runs_and_follows_a_running_replay(lab, lab_server, screenshots):
+    copy_fixture(lab_server, "dash_backtest.ipynb")
+    page = lab.page
+    lab.open("dash_backtest.ipynb")
+    sidebar = open_sidebar(lab)
+    start_all_cells(lab)
+    # The quick backtest appears, then the slow replay shows as running and finishes, no reload.
+    run_row(page, "nb backtest", "completed").wait_for(timeout=WAIT_MS)
+    running = run_row(page, "slow replay", "running")
+    running.wait_for(timeout=WAIT_MS)
+    assert "BACKTEST" in running.inner_text().upper()
+    page.screenshot(path=str(screenshots / "dashboard-sidebar-running.png"))
+    run_row(page, "slow replay", "completed").wait_for(timeout=WAIT_MS)
+    row = run_row(page, "nb backtest").first
+    text = row.inner_text()
+    assert "Flipper" in text and "XYZ" in text and "%" in text
+    lab.wait_kernel_idle()
+    assert lab.errors() == []
+
+    # Filters: by mode, by status, by text.
+    page.select_option("[data-filter='mode']", "live")
+    page.wait_for_selector("#ost-lab-sidebar .ost-lab-RunList .ost-lab-empty", timeout=WAIT_MS)
+    page.select_option("[data-filter='mode']", "backtest")
+    page.fill("[data-filter='q']", "slow replay")
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('#ost-lab-sidebar .ost-lab-RunRow-name')]
+            .map(e => e.textContent).every(t => t === 'slow replay')""",
+        timeout=WAIT_MS,
+    )
+    assert run_row(page, "slow replay").count() >= 1
+    page.fill("[data-filter='q']", "")
+    run_row(page, "nb backtest").first.wait_for(timeout=WAIT_MS)
+    sidebar.screenshot(path=str(screenshots / "dashboard-sidebar.png"))
+
+
+def test_run_detail_shows_metrics_and_equity_curve(lab, lab_server, screenshots):
+    run_id = record_here(lab_server, "detail run", seed=3)
+    page = lab.page
+    lab.open()
+    open_sidebar(lab)
+    page.locator(f".ost-lab-RunRow[data-run-id='{run_id}']").click()
+    detail = page.locator(f".ost-lab-Detail[data-run-id='{run_id}']")
+    detail.locator(".ost-lab-Metrics").wait_for(timeout=WAIT_MS)
+    assert "total_return" in detail.locator(".ost-lab-Metrics").inner_text()
+    with RunsDB(lab_server.env["OST_LAB_RUNS"]) as db:
+        n_equity = len(db.equity(run_id))
+        n_fills = len(db.fills(run_id))
+    points = detail.locator(".ost-lab-EquityChart polyline").get_attribute("points") or ""
+    assert len(points.split()) == n_equity > 10
+    assert detail.locator(".ost-lab-DrawdownChart polyline").count() == 1
+    assert detail.locator("section:has(h3:text-is('Fills')) tbody tr").count() == min(n_fills, 200)
+    assert "Risk events" in detail.inner_text()
+    page.screenshot(path=str(screenshots / "dashboard-detail.png"))
+
+
+def test_compare_overlays_equity_of_two_runs(lab, lab_server, screenshots):
+    a = record_here(lab_server, "compare A", seed=4)
+    b = record_here(lab_server, "compare B", seed=5)
+    page = lab.page
+    lab.open()
+    open_sidebar(lab)
+    for run_id in (a, b):
+        page.locator(f".ost-lab-RunRow[data-run-id='{run_id}'] .ost-lab-RunRow-select").check()
+    page.locator(".ost-lab-CompareButton").click()
+    chart = page.locator(".ost-lab-CompareChart")
+    chart.wait_for(timeout=WAIT_MS)
+    lines = chart.locator("polyline")
+    assert lines.count() == 2
+    labels = [lines.nth(i).get_attribute("data-series") for i in range(2)]
+    assert labels == [f"compare A ({a})", f"compare B ({b})"]
+    assert all(len((lines.nth(i).get_attribute("points") or "").split()) > 10 for i in range(2))
+    page.screenshot(path=str(screenshots / "dashboard-compare.png"))
+
+
+def test_launcher_card_creates_a_strategy_notebook_that_runs(lab, lab_server):
+    page = lab.page
+    lab.open()
+    page.evaluate("() => window.jupyterapp.commands.execute('launcher:create')")
+    card = page.locator(".jp-LauncherCard:has-text('ost_lab strategy')")
+    card.first.click(timeout=WAIT_MS)
+    page.wait_for_function(
+        """() => { const w = window.jupyterapp.shell.currentWidget;
+                   return w && w.context && w.context.path.startsWith('ost_lab_strategy'); }""",
+        timeout=WAIT_MS,
+    )
+    path = page.evaluate("() => window.jupyterapp.shell.currentWidget.context.path")
+    assert (lab_server.root / path).exists()
+    lab.run_all_cells()
+    assert lab.errors() == []
+    assert "recorded run" in page.locator(".jp-Notebook").inner_text()
+    with RunsDB(lab_server.env["OST_LAB_RUNS"]) as db:
+        names = [r["name"] for r in db.list_runs(limit=50)]
+    assert "MyStrategy DEMO" in names
+
+
+def test_status_bar_stop_cancels_a_busy_cell_within_two_seconds(lab, lab_server, screenshots):
+    copy_fixture(lab_server, "dash_endless.ipynb")
+    page = lab.page
+    lab.open("dash_endless.ipynb")
+    status = page.locator(".ost-lab-StatusItem")
+    status.wait_for(timeout=WAIT_MS)
+    start_all_cells(lab)
+    page.wait_for_selector(".ost-lab-StatusItem[data-state='running']", timeout=WAIT_MS)
+    assert "1 backtest" in status.inner_text()
+    status.click()
+    row = page.locator(".ost-lab-StatusPopup li:has-text('endless replay')")
+    row.wait_for(timeout=WAIT_MS)
+    run_id = row.get_attribute("data-run-id")
+    assert run_id
+    page.screenshot(path=str(screenshots / "dashboard-status-item.png"))
+    row.locator(".ost-lab-StopButton").click()
+    accept = page.locator(".jp-Dialog .jp-mod-accept")
+    accept.wait_for(timeout=WAIT_MS)
+    # The cell is still busy running the replay when the stop is confirmed.
+    assert (
+        page.evaluate(
+            "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
+        )
+        == "busy"
+    )
+    accept.click()
+    clicked = time.monotonic()
+    db_path = lab_server.env["OST_LAB_RUNS"]
+    state = "running"
+    while time.monotonic() - clicked < 5:
+        with RunsDB(db_path) as db:
+            state = db.get_run(run_id)["status"]
+        if state != "running":
+            break
+        time.sleep(0.05)
+    stopped_after = time.monotonic() - clicked
+    assert state == "cancelled"
+    assert stopped_after < 2.0, stopped_after
+    lab.wait_kernel_idle()
+    page.wait_for_selector(".ost-lab-StatusItem[data-state='idle']", timeout=WAIT_MS)
+    assert f"stopped {run_id}" in page.locator(".jp-Notebook").inner_text()
