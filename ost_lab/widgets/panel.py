@@ -236,8 +236,10 @@ class BacktestPanel:
         self.progress.value = 1.0 if result.status == "completed" else self.progress.value
         self.progress.bar_style = "success" if result.status == "completed" else "warning"
         m = result.metrics
-        self._set_status(f"{result.status}: {result.n_bars:,} bars, {len(result.fills):,} fills, "
-                         f"return {float(m.get('total_return', float('nan'))):.2%}")  # fmt: skip
+        syms = ", ".join(result.data.symbols)
+        ret = float(m.get("total_return", float("nan")))
+        self._set_status(f"{result.status} ({syms}): {result.n_bars:,} bars, "
+                         f"{len(result.fills):,} fills, return {ret:.2%}")  # fmt: skip
         self.link.value = (
             f'<span class="ost-run-link" data-run-id="{html.escape(run_id)}">run '
             f"<code>{html.escape(run_id)}</code> recorded in the runs database</span>"
