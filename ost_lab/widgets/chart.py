@@ -396,10 +396,12 @@ def chart_widget(chart: BacktestChart | Any) -> Any:
     """Wrap a chart (or any Bokeh layout) as an ipywidget (``jupyter_bokeh.BokehModel``), so
     range changes reach the kernel and updates render live. Needs BokehJS loaded once:
     :func:`ost_lab.widgets.enable_notebook`."""
+    import ipywidgets as W
     from jupyter_bokeh.widgets import BokehModel
 
     layout = chart.layout if isinstance(chart, BacktestChart) else chart
-    return BokehModel(layout)
+    # stretch_width needs a sized parent: inside a flex Box the widget would collapse
+    return BokehModel(layout, layout=W.Layout(width="100%"))
 
 
 def plot_result(result: Any, symbol: str | None = None, *, widget: bool = False,

@@ -100,7 +100,9 @@ class BacktestPanel:
         self.progress = W.FloatProgress(value=0.0, min=0.0, max=1.0, description="Progress")
         self.status = W.HTML("idle")
         self.link = W.HTML()
-        self.tabs = W.Tab(children=[W.HTML(), W.Box(), W.HTML(), W.HTML()])
+        self.tabs = W.Tab(
+            children=[W.HTML(), W.VBox(layout=W.Layout(width="100%")), W.HTML(), W.HTML()]
+        )
         for i, t in enumerate(TABS):
             self.tabs.set_title(i, t)
         self.run_button.on_click(lambda _b: self.run())
