@@ -126,6 +126,25 @@ def test_sidebar_lists_notebook_runs_and_follows_a_running_replay(lab, lab_serve
     sidebar.screenshot(path=str(screenshots / "dashboard-sidebar.png"))
 
 
+def set_theme(page: Any, theme: str) -> None:
+    page.evaluate(
+        "t => { window.jupyterapp.commands.execute('apputils:change-theme', {theme: t}); }", theme
+    )
+    page.wait_for_function(
+        "t => document.body.dataset.jpThemeName === t", arg=theme, timeout=WAIT_MS
+    )
+    page.wait_for_timeout(300)
+
+
+def luminance(page: Any, selector: str) -> float:
+    """Relative brightness (0 black .. 1 white) of an element's background colour."""
+    rgb = page.eval_on_selector(
+        selector, "e => getComputedStyle(e).backgroundColor.match(/[0-9.]+/g).map(Number)"
+    )
+    r, g, b = rgb[:3]
+    return float(0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
+
+
 def test_run_detail_shows_metrics_and_equity_curve(lab, lab_server, screenshots):
     run_id = record_here(lab_server, "detail run", seed=3)
     page = lab.page
@@ -143,7 +162,18 @@ def test_run_detail_shows_metrics_and_equity_curve(lab, lab_server, screenshots)
     assert detail.locator(".ost-lab-DrawdownChart polyline").count() == 1
     assert detail.locator("section:has(h3:text-is('Fills')) tbody tr").count() == min(n_fills, 200)
     assert "Risk events" in detail.inner_text()
+    assert "[object Object]" not in detail.inner_text()
     page.screenshot(path=str(screenshots / "dashboard-detail.png"))
+
+    # Dark theme: the panels follow JupyterLab's theme variables (then back to light).
+    try:
+        set_theme(page, "JupyterLab Dark")
+        assert luminance(page, ".ost-lab-Detail") < 0.2
+        assert luminance(page, "#ost-lab-sidebar") < 0.2
+        page.screenshot(path=str(screenshots / "dashboard-detail-dark.png"))
+    finally:
+        set_theme(page, "JupyterLab Light")
+    assert luminance(page, ".ost-lab-Detail") > 0.8
 
 
 def test_compare_overlays_equity_of_two_runs(lab, lab_server, screenshots):

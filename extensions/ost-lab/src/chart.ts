@@ -36,6 +36,12 @@ function ticks(lo: number, hi: number, n: number): number[] {
   return Array.from({ length: n + 1 }, (_, i) => lo + ((hi - lo) * i) / n);
 }
 
+/** A tick formatter with enough digits to tell ticks `step` apart. */
+function fmtFor(step: number): (v: number) => string {
+  const digits = Math.max(0, Math.min(6, Math.ceil(-Math.log10(Math.abs(step) || 1)) + 1));
+  return v => (Math.abs(v) >= 1e6 && step >= 1e4 ? fmt(v) : v.toFixed(digits));
+}
+
 function fmt(v: number): string {
   const a = Math.abs(v);
   if (a >= 1e6) {
@@ -54,7 +60,6 @@ export function lineChart(
 ): SVGSVGElement {
   const width = options.width ?? 720;
   const height = options.height ?? 240;
-  const yFormat = options.yFormat ?? fmt;
   const m = { left: 64, right: 12, top: options.title ? 22 : 10, bottom: 26 };
   const svg = el('svg', {
     class: 'ost-lab-Chart',
@@ -84,6 +89,7 @@ export function lineChart(
     y0 -= 1;
     y1 += 1;
   }
+  const yFormat = options.yFormat ?? fmtFor((y1 - y0) / 4);
   const pw = width - m.left - m.right;
   const ph = height - m.top - m.bottom;
   const sx = (x: number) => m.left + (x1 === x0 ? pw / 2 : ((x - x0) / (x1 - x0)) * pw);

@@ -69,9 +69,14 @@ function errorText(reason: unknown): string {
   return reason instanceof Error ? reason.message : String(reason);
 }
 
-interface IRun extends IRunSummary {
+interface IRun extends Omit<IRunSummary, 'strategies'> {
   metrics: Record<string, unknown> | null;
+  strategies: { class?: string; name?: string }[] | null;
   [key: string]: unknown;
+}
+
+function strategyNames(run: IRun): string {
+  return (run.strategies ?? []).map(s => s.class ?? s.name ?? '?').join(', ') || 'no strategy';
 }
 
 /** The main-area view of one run: metrics, equity and drawdown, fills, orders, risk events, mode changes. */
@@ -131,14 +136,19 @@ export class RunDetail extends Widget {
     const info = document.createElement('div');
     info.className = 'ost-lab-Detail-info';
     info.textContent =
-      `${run.id} · ${run.strategies.join(', ') || 'no strategy'} · ${(run.instruments ?? []).join(', ')}` +
+      `${run.id} · ${strategyNames(run)} · ${(run.instruments ?? []).join(', ')}` +
       ` · started ${formatTime(run.started_ns)} · ended ${formatTime(run.ended_ns)}`;
     header.append(h, badge, status, info);
 
     const metrics = run.metrics ?? {};
     const metricRows = Object.entries(metrics).map(([k, v]) => ({
       metric: k,
-      value: /return|drawdown|rate|vol/.test(k) && typeof v === 'number' ? formatPct(v) : v
+      value:
+        typeof v === 'number' && k.endsWith('_ns')
+          ? formatTime(v)
+          : /return|drawdown$|rate|volatility|exposure/.test(k) && typeof v === 'number'
+            ? formatPct(v)
+            : v
     }));
     if (run.status === 'running') {
       metricRows.unshift(
