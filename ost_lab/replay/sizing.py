@@ -9,8 +9,6 @@ rounded down to whole lots. One definition for both venues.
 
 from __future__ import annotations
 
-import math
-
 __all__ = ["fraction_qty"]
 
 
@@ -31,4 +29,4 @@ def fraction_qty(
         return 0.0
     unit = price * mult + price * mult * bps * 1e-4 + per_unit
     units = (avail * fraction) // unit
-    return math.floor(units / lot + 1e-9) * lot
+    return ((units / lot + 1e-9) // 1.0) * lot  # float floor: no int64 overflow when jitted
