@@ -169,7 +169,7 @@ export class RunDetail extends Widget {
         title: 'Drawdown',
         height: 140,
         fill: true,
-        yFormat: v => `${(v * 100).toFixed(1)}%`
+        yFormat: v => `${(v * 100).toFixed(2)}%`
       });
       dd.classList.add('ost-lab-DrawdownChart');
       charts.push(eq, dd);
