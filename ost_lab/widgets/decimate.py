@@ -95,14 +95,19 @@ def decimate_line(x: F64, y: F64, max_points: int) -> tuple[F64, F64]:
         return x.copy(), y.copy()
     buckets = max(max_points // 2, 1)
     start = _edges(n, buckets)
-    seg = np.repeat(np.arange(buckets), np.diff(np.append(start, n)))
-    # argmin/argmax per bucket via a stable lexsort on (value, bucket)
-    order = np.lexsort((y, seg))
-    first = np.searchsorted(seg[order], np.arange(buckets), side="left")
-    lastk = np.append(first[1:], n) - 1
-    imin = order[first]
-    imax = order[lastk]
-    lo_i = np.minimum(imin, imax)
-    hi_i = np.maximum(imin, imax)
-    idx = np.unique(np.concatenate([lo_i, hi_i]))
+    sizes = np.diff(np.append(start, n))
+    imin = _first_equal(y, np.fmin.reduceat(y, start), start, sizes)  # fmin: NaN-tolerant
+    imax = _first_equal(y, np.fmax.reduceat(y, start), start, sizes)
+    idx = np.unique(np.concatenate([imin, imax]))
     return x[idx], y[idx]
+
+
+def _first_equal(
+    y: F64, per_bucket: F64, start: npt.NDArray[np.int64], sizes: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """Index of the first element of each bucket equal to that bucket's value (O(n)); the
+    bucket's start when none is (an all-NaN bucket)."""
+    hits = np.flatnonzero(y == np.repeat(per_bucket, sizes))
+    pos = np.searchsorted(hits, start, side="left")
+    found = np.append(hits, np.iinfo(np.int64).max)[pos]
+    return np.where(found < start + sizes, found, start).astype(np.int64)

@@ -60,3 +60,11 @@ def test_visible_slice_with_pad() -> None:
     assert visible_slice(x, 10, 20) == slice(10, 21)
     assert visible_slice(x, 10, 20, pad=0.5) == slice(5, 26)
     assert visible_slice(x, -50, -10) == slice(0, 0)
+
+
+def test_line_tolerates_nan() -> None:
+    y = np.arange(1000, dtype=np.float64)
+    y[:300] = np.nan
+    y[500] = np.nan
+    dx, dy = decimate_line(np.arange(1000, dtype=np.float64), y, 100)
+    assert len(dx) <= 100 and np.nanmax(dy) == 999.0 and np.nanmin(dy) == 300.0
