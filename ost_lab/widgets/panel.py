@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import html
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import ipywidgets as W
@@ -27,6 +27,8 @@ __all__ = ["BacktestPanel", "Recorder", "default_recorder"]
 
 #: ``record_backtest(backtest, name=, db=, control=, progress=, **params) -> (run_id, result)``
 Recorder = Callable[..., tuple[str, Any]]
+#: ``indicators(bars, params) -> {name: values aligned with bars}``: chart overlays per run.
+Indicators = Callable[[Any, dict[str, Any]], Mapping[str, Any]]
 TABS = ("Metrics", "Chart", "Trades", "Orders")
 
 
@@ -56,6 +58,7 @@ class BacktestPanel:
     ``Backtest`` takes) or None to take them from ``picker`` (an ``InstrumentPicker``) at each
     run. ``record``: record runs (``recorder`` defaults to the dashboard's ``record_backtest``;
     without one the run is not recorded). ``backtest``: more ``Backtest`` keyword arguments.
+    ``indicators(bars, params)``: overlays for the chart (first symbol's bars, run parameters).
     """
 
     def __init__(
@@ -71,6 +74,7 @@ class BacktestPanel:
         runs_db: Any = None,
         name: str | None = None,
         backtest: dict[str, Any] | None = None,
+        indicators: Indicators | None = None,
         marshal: Marshal | None = None,
     ) -> None:
         self.strategy = strategy
@@ -82,6 +86,7 @@ class BacktestPanel:
         self.runs_db = runs_db
         self.name = name or strategy.__name__
         self.backtest_kwargs = dict(backtest or {})
+        self.indicators = indicators
         self.marshal = marshal or Marshal()
         self.form = ParamsForm(strategy)
         self.result: Any = None
@@ -256,5 +261,11 @@ class BacktestPanel:
         metrics.value = _table(result.metrics)
         trades.value = _table(result.trades) if len(result.trades) else "<i>no trades</i>"
         orders.value = _table(result.orders) if len(result.orders) else "<i>no orders</i>"
-        self.chart = BacktestChart.from_result(result, marshal=self.marshal)
+        sym = next(iter(result.data.symbols))
+        lines = (
+            dict(self.indicators(result.data.symbols[sym], dict(result.params)))
+            if self.indicators is not None
+            else None
+        )
+        self.chart = BacktestChart.from_result(result, sym, indicators=lines, marshal=self.marshal)
         box.children = (chart_widget(self.chart),)

@@ -125,3 +125,16 @@ def test_real_recorder_records_the_run(tmp_path: Any) -> None:
         run = runs.get_run(p.run_id)
         assert run["name"] == "panel-flip"
         assert len(runs.fills(p.run_id)) == len(res.fills)
+
+
+def test_indicator_overlays_follow_params() -> None:
+    def sma(bars: Any, params: dict[str, Any]) -> dict[str, Any]:
+        import pandas as pd
+
+        return {"sma": pd.Series(bars.close).rolling(params["period"]).mean().to_numpy()}
+
+    p = BacktestPanel(Flip, frame(100), record=False, indicators=sma)
+    p.run(wait=True, period=6)
+    assert p.chart is not None and p.chart.indicator_names == ("sma",)
+    vals = p.chart.bar_source.data["sma"]
+    assert sum(v != v for v in vals) == 5  # NaN for the first period - 1 bars
