@@ -286,7 +286,8 @@ class BacktestChart:
         if len(x) < 2:
             return np.full(len(x), 60_000.0 * 0.8)
         dx = np.diff(x)
-        return np.append(dx, np.median(dx)) * 0.8
+        med = float(np.median(dx))
+        return np.minimum(np.append(dx, med), med) * 0.8  # a session gap is not a wide bar
 
     def _set_mode(self, mode: str) -> None:
         self.mode = mode

@@ -123,3 +123,12 @@ def test_widget_and_result_plot() -> None:
     ch = BacktestChart.from_result(res)
     assert len(ch.buy_source.data["x"]) + len(ch.sell_source.data["x"]) == len(res.fills)
     assert type(chart_widget(ch)).__name__ == "BokehModel"
+
+
+def test_bar_width_ignores_session_gaps() -> None:
+    ts, o, h, lo, c, v = _series(20)
+    ts = ts.copy()
+    ts[10:] += 1000 * MIN  # overnight gap
+    ch = BacktestChart(ts, o, h, lo, c, v)
+    w = np.asarray(ch.bar_source.data["w"])
+    assert w.max() == pytest.approx(60_000 * 0.8)
