@@ -194,6 +194,12 @@ def test_compare_overlays_equity_of_two_runs(lab, lab_server, screenshots):
     assert all(len((lines.nth(i).get_attribute("points") or "").split()) > 10 for i in range(2))
     page.screenshot(path=str(screenshots / "dashboard-compare.png"))
 
+    # A server error is shown in words, not as a blank panel.
+    page.evaluate("() => window.jupyterapp.commands.execute('ost-lab:open-run', {runId: 'nope'})")
+    error = page.locator(".ost-lab-Detail[data-run-id='nope'] .ost-lab-Error")
+    error.wait_for(timeout=WAIT_MS)
+    assert "Could not load run nope" in error.inner_text()
+
 
 def test_launcher_card_creates_a_strategy_notebook_that_runs(lab, lab_server):
     page = lab.page

@@ -112,7 +112,11 @@ export class StatusItem extends Widget {
       badge.textContent = run.mode;
       const label = document.createElement('span');
       label.className = 'ost-lab-StatusPopup-name';
-      label.textContent = `${run.name} · ${run.progress !== null ? formatPct(run.progress).replace('+', '') : ''}`;
+      const age = run.heartbeat_age_s ?? 0;
+      label.textContent =
+        `${run.name} · ${run.progress !== null ? formatPct(run.progress).replace('+', '') : ''}` +
+        (age > 10 ? ` · engine not responding (no heartbeat for ${Math.round(age)} s)` : '');
+      label.dataset.stale = age > 10 ? 'true' : 'false';
       const stop = document.createElement('button');
       stop.className = 'jp-mod-styled jp-mod-warn ost-lab-StopButton';
       stop.textContent = this._pending.has(run.id) ? 'Stopping…' : 'Stop';
