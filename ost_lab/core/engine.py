@@ -129,6 +129,7 @@ class Engine:
         self.session_end = session_end
         self.now = 0
         self.orders: dict[str, Order] = {}
+        self._live: dict[str, Order] = {}  # not yet terminal, in submission order
         self.events: list[BrokerEvent] = []
         self.rejections: list[tuple[str, RiskRejection]] = []
         self._by_name = {s.name: s for s in self.strategies}
@@ -229,7 +230,7 @@ class Engine:
         order.strategy_id = order.strategy_id or strategy.name
         if order.tag not in self._tags.setdefault(order.strategy_id, []):
             self._tags[order.strategy_id].append(order.tag)
-        self.orders[order.id] = order
+        self._register(order)
         if order.tif is TimeInForce.DAY and order.expire_ts < 0:
             order.expire_ts = self.session_end(self.now)
         if order.parent_id:
@@ -290,10 +291,8 @@ class Engine:
         """Working orders of a strategy (optionally one symbol)."""
         return [
             o
-            for o in self.orders.values()
-            if o.strategy_id == strategy.name
-            and o.is_open
-            and (symbol is None or o.symbol == symbol)
+            for o in self._open_orders()
+            if o.strategy_id == strategy.name and (symbol is None or o.symbol == symbol)
         ]
 
     def kill_switch(self, strategy: Strategy | None = None, reason: str = "kill switch") -> None:
@@ -331,13 +330,22 @@ class Engine:
                     reduce_only=True,
                     ts_init=self.now,
                 )
-                self.orders[flat.id] = flat
+                self._register(flat)
                 self._send(flat)
         self._drain()
 
     # ======================================================== internals
+    def _register(self, order: Order) -> None:
+        self.orders[order.id] = order
+        self._live[order.id] = order
+
     def _open_orders(self) -> list[Order]:
-        return [o for o in self.orders.values() if o.is_open]
+        """Working orders, from the index of orders not yet terminal (pruned as they finish), so
+        the cost follows the working orders, not every order the run ever sent."""
+        done = [oid for oid, o in self._live.items() if o.is_terminal]
+        for oid in done:
+            del self._live[oid]
+        return [o for o in self._live.values() if o.is_open]
 
     def _send(self, order: Order) -> None:
         if order.ts_init < self.now:
