@@ -263,3 +263,25 @@ def test_status_bar_stop_cancels_a_busy_cell_within_two_seconds(lab, lab_server,
     lab.wait_kernel_idle()
     page.wait_for_selector(".ost-lab-StatusItem[data-state='idle']", timeout=WAIT_MS)
     assert f"stopped {run_id}" in page.locator(".jp-Notebook").inner_text()
+
+
+def test_settings_show_the_runs_database_and_set_the_refresh_interval(lab, lab_server):
+    page = lab.page
+    lab.open()
+    open_sidebar(lab)
+    runs_db = lab_server.env["OST_LAB_RUNS"]
+    page.wait_for_function(
+        """async path => {
+            const s = await window.jupyterapp.serviceManager.settings.fetch('ost-lab:plugin');
+            return s.settings && s.settings.runsDatabase === path;
+        }""",
+        arg=runs_db,
+        timeout=WAIT_MS,
+    )
+    schema = page.evaluate(
+        """async () => (await window.jupyterapp.serviceManager.settings.fetch('ost-lab:plugin'))
+            .schema.properties"""
+    )
+    assert schema["refreshInterval"]["default"] == 2
+    assert schema["confirmStop"]["default"] is True
+    assert schema["runsDatabase"]["readOnly"] is True
