@@ -19,9 +19,19 @@ __all__ = ["Latest", "Marshal"]
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
+    """The running asyncio loop (a cell runs on the kernel's), else the IPython kernel's."""
     try:
         return asyncio.get_running_loop()
     except RuntimeError:
+        pass
+    try:
+        from IPython import get_ipython
+
+        kernel = getattr(get_ipython(), "kernel", None)
+        io_loop = getattr(kernel, "io_loop", None)
+        loop = getattr(io_loop, "asyncio_loop", None)
+        return loop if isinstance(loop, asyncio.AbstractEventLoop) else None
+    except ImportError:
         return None
 
 
