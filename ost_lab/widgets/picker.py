@@ -107,6 +107,16 @@ def clamp_range(
     return s, e
 
 
+def _choices(secmaster: Any) -> tuple[list[str], list[str]]:
+    """Distinct asset classes and exchanges (one query, not a search with coverage)."""
+    conn = getattr(secmaster, "conn", None)
+    if conn is not None:
+        rows = conn.execute("SELECT DISTINCT asset_class, exchange FROM instruments").fetchall()
+    else:
+        rows = [(r["asset_class"], r["exchange"]) for r in secmaster.search("", limit=10_000)]
+    return sorted({str(a) for a, _ in rows if a}), sorted({str(e) for _, e in rows if e})
+
+
 class InstrumentPicker:
     """Search box + filters + result list + coverage table + timeframe + date range.
 
@@ -119,9 +129,7 @@ class InstrumentPicker:
         self.secmaster = secmaster
         self.limit = limit
         self.results: list[dict[str, Any]] = []
-        everything = secmaster.search("", limit=10_000)
-        classes = sorted({str(r["asset_class"]) for r in everything if r["asset_class"]})
-        exchanges = sorted({str(r["exchange"]) for r in everything if r["exchange"]})
+        classes, exchanges = _choices(secmaster)
         self.search_box = W.Text(value=text, placeholder="symbol or description words",
                                  description="Search", continuous_update=True)  # fmt: skip
         self.asset_class = W.Dropdown(options=[_ANY, *classes], description="Asset class")
