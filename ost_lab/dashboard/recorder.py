@@ -301,7 +301,28 @@ class EngineRecorder(RunRecorder):
             "orders": orders,
             "risk_events": risk,
             "equity": self._equity_rows(ts, values, final),
+            "positions": self._position_rows() if fills or final else [],
         }
+
+    def _position_rows(self) -> list[dict[str, Any]]:
+        """A snapshot of every book's positions (per symbol and tag) after new fills."""
+        portfolio = self.engine.portfolio
+        rows = []
+        for tag, book in sorted(portfolio.books.items()):
+            for symbol, pos in sorted(book.positions.items()):
+                mark = portfolio.marks.get(symbol, pos.avg_price)
+                rows.append(
+                    dict(
+                        ts_ns=self.engine.now,
+                        symbol=symbol,
+                        tag=tag,
+                        qty=pos.qty,
+                        avg_price=pos.avg_price if pos.qty else None,
+                        realized=pos.realized_pnl,
+                        unrealized=pos.unrealized_pnl(mark),
+                    )
+                )
+        return rows
 
     def _equity_rows(self, ts: list[int], values: list[float], final: bool) -> list[dict[str, Any]]:
         """New equity points: every point up to the bound, then every k-th; by time when live.

@@ -78,6 +78,13 @@ def test_recorded_run_matches_the_engine_result(tmp_path):
         n_events = sum(len(o.events) for o in result.orders)
         assert len(db.table(run_id, "order_events")) == n_events
 
+        positions = db.table(run_id, "positions")
+        last = positions[positions["ts_ns"] == positions["ts_ns"].max()]
+        [final] = last.itertuples()
+        book = result.portfolio.books[final.tag].positions["XYZ"]
+        assert (final.symbol, final.qty) == ("XYZ", book.qty)
+        assert final.realized == pytest.approx(book.realized_pnl, abs=1e-9)
+
         equity = db.equity(run_id)
         assert len(equity) == len(result.equity)  # under the bound: every point
         assert np.allclose(equity.to_numpy(), result.equity.to_numpy(), rtol=0, atol=1e-9)
