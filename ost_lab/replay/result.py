@@ -76,26 +76,10 @@ class BacktestResult:
             )
         return pd.concat(parts) if parts else pd.DataFrame(columns=["symbol", "high", "low"])
 
-    def plot(self, symbol: str | None = None) -> Any:
-        """A Bokeh layout: price with entry/exit markers, and the equity curve below (inline
-        resources; the full chart lives in ``ost_lab.widgets``)."""
-        from bokeh.layouts import column
-        from bokeh.plotting import figure
-        from bokeh.resources import INLINE  # noqa: F401  (inline resources for notebooks)
+    def plot(self, symbol: str | None = None, *, widget: bool = False, **kwargs: Any) -> Any:
+        """The backtest chart of ``ost_lab.widgets``: candles, volume, trade markers, equity and
+        drawdown on one time axis, decimated for long histories. ``widget=True`` returns a live
+        widget that shows full detail as you zoom in. (Loaded on call: replays need no Bokeh.)"""
+        from ost_lab.widgets.chart import plot_result
 
-        sym = symbol or next(iter(self.data.symbols))
-        b = self.data.symbols[sym]
-        t = pd.to_datetime(b.ts_open, utc=True)
-        price = figure(x_axis_type="datetime", height=300, sizing_mode="stretch_width", title=sym)
-        price.line(t, b.close, color="gray", legend_label="close")
-        f = self.fills[self.fills["symbol"] == sym]
-        ft = pd.to_datetime(f["ts"].to_numpy(), utc=True)
-        buy = f["qty"].to_numpy() > 0
-        price.scatter(ft[buy], f["price"].to_numpy()[buy], marker="triangle", color="green",
-                      size=9, legend_label="buy")  # fmt: skip
-        price.scatter(ft[~buy], f["price"].to_numpy()[~buy], marker="inverted_triangle",
-                      color="red", size=9, legend_label="sell")  # fmt: skip
-        eq = figure(x_axis_type="datetime", height=180, sizing_mode="stretch_width",
-                    x_range=price.x_range, title="equity")  # fmt: skip
-        eq.line(self.equity.index, self.equity.to_numpy(), color="navy")
-        return column(price, eq, sizing_mode="stretch_width")
+        return plot_result(self, symbol, widget=widget, **kwargs)
