@@ -157,6 +157,14 @@ def test_run_detail_shows_metrics_and_equity_curve(lab, lab_server, screenshots)
     with RunsDB(lab_server.env["OST_LAB_RUNS"]) as db:
         n_equity = len(db.equity(run_id))
         n_fills = len(db.fills(run_id))
+        metrics = db.metrics(run_id)
+    cells = {
+        r.locator("td").nth(0).inner_text(): r.locator("td").nth(1).inner_text()
+        for r in detail.locator(".ost-lab-Metrics tbody tr").all()
+    }
+    for name in ("total_return", "cagr", "max_drawdown"):  # fractions read as signed percentages
+        x = float(metrics[name])
+        assert cells[name] == f"{'+' if x > 0 else ''}{x * 100:.2f}%", (name, x, cells[name])
     points = detail.locator(".ost-lab-EquityChart polyline").get_attribute("points") or ""
     assert len(points.split()) == n_equity > 10
     assert detail.locator(".ost-lab-DrawdownChart polyline").count() == 1

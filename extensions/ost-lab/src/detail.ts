@@ -146,7 +146,7 @@ export class RunDetail extends Widget {
       value:
         typeof v === 'number' && k.endsWith('_ns')
           ? formatTime(v)
-          : /return|drawdown$|rate|volatility|exposure/.test(k) && typeof v === 'number'
+          : /return|drawdown$|rate|volatility|exposure|^cagr$|_pct_/.test(k) && typeof v === 'number'
             ? formatPct(v)
             : v
     }));
