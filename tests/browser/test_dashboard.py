@@ -7,6 +7,7 @@ or are recorded from this process into the same runs database (``OST_LAB_RUNS`` 
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -271,6 +272,65 @@ def test_status_bar_stop_cancels_a_busy_cell_within_two_seconds(lab, lab_server,
     lab.wait_kernel_idle()
     page.wait_for_selector(".ost-lab-StatusItem[data-state='idle']", timeout=WAIT_MS)
     assert f"stopped {run_id}" in page.locator(".jp-Notebook").inner_text()
+
+
+def endless_bars(seed: int) -> Iterator[Bar]:
+    """An endless random walk, paced (a short sleep every 50 bars) to leave the CPU to the lab."""
+    rng = np.random.default_rng(seed)
+    price, i = 100.0, 0
+    while True:
+        o = price
+        c = max(1.0, o * (1 + rng.normal(0, 0.003)))
+        yield Bar("XYZ", T0 + (i + 1) * MIN, o, max(o, c), min(o, c), c, 1000.0, T0 + i * MIN)
+        price, i = c, i + 1
+        if i % 50 == 0:
+            time.sleep(0.001)
+
+
+def test_status_bar_stop_all_ends_every_running_run(lab, lab_server, screenshots):
+    db_path = lab_server.env["OST_LAB_RUNS"]
+    names = ("stop-all one", "stop-all two")
+    done: dict[str, str] = {}
+
+    def replay(name: str, seed: int) -> None:
+        engine = Engine(Flipper(), endless_bars(seed), initial_cash=10_000.0)
+        run_id, result = record(engine, name=name, db=db_path, instruments=["XYZ"])
+        done[run_id] = result.status
+
+    threads = [
+        threading.Thread(target=replay, args=(name, k), daemon=True) for k, name in enumerate(names)
+    ]
+    for t, name in zip(threads, names, strict=True):  # one at a time: each is running first
+        t.start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with RunsDB(db_path) as db:
+                if any(r["name"] == name for r in db.list_runs(status="running")):
+                    break
+            time.sleep(0.05)
+    page = lab.page
+    lab.open()
+    status = page.locator(".ost-lab-StatusItem")
+    page.wait_for_function(
+        "() => /2 running/.test(document.querySelector('.ost-lab-StatusItem')?.textContent ?? '')",
+        timeout=WAIT_MS,
+    )
+    status.click()
+    page.locator(".ost-lab-StatusPopup li:has-text('stop-all')").nth(1).wait_for(timeout=WAIT_MS)
+    page.locator(".ost-lab-StopAllButton").click()
+    dialog = page.locator(".jp-Dialog")
+    dialog.wait_for(timeout=WAIT_MS)
+    assert "Stop 2 running runs?" in dialog.inner_text()
+    assert all(name in dialog.inner_text() for name in names)
+    page.screenshot(path=str(screenshots / "dashboard-stop-all.png"))
+    dialog.locator(".jp-mod-accept").click()
+    for t in threads:
+        t.join(timeout=10)
+        assert not t.is_alive(), "a replay kept running after Stop all"
+    assert sorted(done.values()) == ["cancelled", "cancelled"]
+    with RunsDB(db_path) as db:
+        assert sorted(db.get_run(run_id)["status"] for run_id in done) == ["cancelled"] * 2
+    page.wait_for_selector(".ost-lab-StatusItem[data-state='idle']", timeout=WAIT_MS)
 
 
 def test_settings_show_the_runs_database_and_set_the_refresh_interval(lab, lab_server):
