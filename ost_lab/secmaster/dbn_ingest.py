@@ -1,8 +1,12 @@
 """Ingest Databento DBN files (v1/v2/v3, plain or zstd) and batch folders/zips.
 
 Decoding is done by ``databento-dbn``; records are turned into numpy columns using the record
-layouts the package itself publishes (``record._dtypes``), upgraded to DBN v3. Each file is one
-transaction: any error leaves nothing from it in the store.
+layouts the package itself publishes (``record._dtypes``), upgraded to DBN v3. OHLCV files (fixed
+size records of one layout, unchanged from DBN v1 to v3) skip the per-record Python objects: the
+metadata is decoded by ``databento-dbn`` and the body is viewed in place as a numpy array of the
+package's ``OHLCVMsg`` layout (what Databento's own Python client does); anything unexpected in
+such a file falls back to the record-by-record decoder. Each file is one transaction: any error
+leaves nothing from it in the store.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import time
 import zipfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +28,7 @@ import databento_dbn as dbn
 import numpy as np
 import numpy.typing as npt
 
-from ost_lab.secmaster import store
+from ost_lab.secmaster import store, wal
 from ost_lab.secmaster.errors import IngestError
 from ost_lab.secmaster.schema import RTYPE_PERIOD_NS
 
@@ -93,11 +98,8 @@ def _decompress(source: str, data: bytes) -> bytes:
     return b"".join(out)
 
 
-def decode_records(source: str, data: bytes, progress: bool | None = None) -> list[Any]:
-    """All DBN records of ``data`` (metadata first), upgraded to v3; errors name ``source``."""
-    raw = _decompress(source, data)
-    if not raw.startswith(b"DBN"):
-        raise IngestError(source, "not a DBN file (no DBN header)")
+def decode_records(source: str, raw: bytes, progress: bool | None = None) -> list[Any]:
+    """All records of decompressed DBN ``raw`` (metadata first), upgraded to v3."""
     policy: Any = dbn.VersionUpgradePolicy.UPGRADE_TO_V3
     decoder = dbn.DBNDecoder(upgrade_policy=policy)
     records: list[Any] = []
@@ -137,14 +139,52 @@ def decode_records(source: str, data: bytes, progress: bool | None = None) -> li
 
 def _columns(recs: list[Any]) -> npt.NDArray[Any]:
     """Records of one type as a numpy structured array, per the package's own layout."""
-    dtype = np.dtype(recs[0]._dtypes)
     blob = b"".join(map(bytes, recs))
-    width = len(blob) // len(recs)
-    if width != dtype.itemsize:  # e.g. ts_out appended
-        dtype = np.dtype({"names": dtype.names, "formats": [dtype[n] for n in dtype.names],
-                          "offsets": [dtype.fields[n][1] for n in dtype.names],
-                          "itemsize": width})  # fmt: skip
+    dtype = _with_itemsize(np.dtype(recs[0]._dtypes), len(blob) // len(recs))
     return np.frombuffer(blob, dtype=dtype)
+
+
+def _with_itemsize(dtype: np.dtype[Any], size: int) -> np.dtype[Any]:
+    """A record layout padded to ``size`` bytes per record (e.g. when ts_out is appended)."""
+    if size == dtype.itemsize:
+        return dtype
+    fields: Any = dtype.fields
+    spec: Any = {"names": list(fields), "formats": [fields[n][0] for n in fields],
+                 "offsets": [fields[n][1] for n in fields], "itemsize": size}  # fmt: skip
+    return np.dtype(spec)
+
+
+_OHLCV_DTYPE = np.dtype(dbn.OHLCVMsg._dtypes)
+
+
+def _ohlcv_body(raw: bytes) -> tuple[Any, npt.NDArray[Any]] | None:
+    """(metadata, records) of an OHLCV file viewed in place, or None to use the full decoder.
+
+    The DBN prelude is ``b"DBN"``, a version byte and the u32 length of the metadata that
+    follows; ``databento-dbn`` decodes that metadata. Every record must then carry the same
+    length byte (units of 4 bytes, ts_out may extend the record) and an OHLCV rtype.
+    """
+    if len(raw) < 8:
+        return None
+    start = 8 + int.from_bytes(raw[4:8], "little")
+    if len(raw) <= start:
+        return None
+    try:
+        policy: Any = dbn.VersionUpgradePolicy.UPGRADE_TO_V3
+        meta = dbn.Metadata.decode(raw[:start], upgrade_policy=policy)
+    except Exception:
+        return None
+    if not str(meta.schema or "").startswith("ohlcv"):
+        return None
+    size = raw[start] * 4
+    if size < _OHLCV_DTYPE.itemsize or (len(raw) - start) % size:
+        return None
+    arr = np.frombuffer(raw, dtype=_with_itemsize(_OHLCV_DTYPE, size), offset=start)
+    if _distinct(arr["length"]) != [raw[start]]:
+        return None
+    if not set(_distinct(arr["rtype"])) <= set(RTYPE_PERIOD_NS):
+        return None
+    return meta, arr
 
 
 def _label(recno: npt.NDArray[np.int64]) -> store.Labeler:
@@ -179,7 +219,8 @@ def ingest_records(
         recs = body if len(idx) == len(body) else [body[i] for i in idx]
         recno = np.asarray(idx, dtype=np.int64)
         if kind == "OHLCVMsg":
-            report.bars += _write_ohlcv(conn, source, recs, recno, publishers, on_progress, dataset)
+            arr = _columns(recs)
+            report.bars += _write_ohlcv(conn, source, arr, recno, publishers, on_progress, dataset)
         elif kind == "InstrumentDefMsg":
             report.instruments += _write_definitions(conn, source, recs, publishers, dataset)
         elif kind == "TradeMsg":
@@ -195,6 +236,37 @@ def ingest_records(
                 report.trades += _write_trades(conn, source, trades, recno[arr["action"] == b"T"])
         else:
             report.ignored[kind] = len(idx)
+    _write_reference(conn, meta, publishers, symbology)
+    return report
+
+
+def ingest_ohlcv_array(
+    conn: sqlite3.Connection,
+    source: str,
+    meta: Any,
+    arr: npt.NDArray[Any],
+    symbology: dict[str, list[dict[str, Any]]] | None = None,
+    on_progress: Callable[[int], object] | None = None,
+) -> IngestReport:
+    """Write an OHLCV file's metadata and records (see :func:`_ohlcv_body`) in the caller's
+    transaction; the same rules as :func:`ingest_records`."""
+    report = IngestReport(source, records=len(arr))
+    publishers: set[int] = set()
+    recno = np.arange(len(arr), dtype=np.int64)
+    dataset = str(meta.dataset or "")
+    report.bars = _write_ohlcv(conn, source, arr, recno, publishers, on_progress, dataset)
+    _write_reference(conn, meta, publishers, symbology)
+    return report
+
+
+def _write_reference(
+    conn: sqlite3.Connection,
+    meta: Any,
+    publishers: set[int],
+    symbology: dict[str, list[dict[str, Any]]] | None,
+) -> None:
+    """Publishers seen in the records, and symbology from the batch or the file's metadata."""
+    dataset = str(meta.dataset or "")
     for pid in sorted(publishers):
         _publisher(conn, pid, dataset)
     stype_out = str(getattr(meta, "stype_out", "")).lower()
@@ -226,7 +298,6 @@ def ingest_records(
                         asset_class="unknown",
                         **_session_defaults(dataset),
                     )
-    return report
 
 
 def _venue(dataset: str) -> str:
@@ -264,38 +335,46 @@ def _publisher(conn: sqlite3.Connection, pid: int, dataset: str) -> None:
     store.upsert_publisher(conn, pid, name, ds, venue)
 
 
+def _distinct(col: npt.NDArray[Any]) -> list[int]:
+    """Distinct values of a column; one comparison pass when they are all the same."""
+    if len(col) and bool((col == col[0]).all()):
+        return [int(col[0])]
+    return [int(x) for x in np.unique(col).tolist()]
+
+
 def _write_ohlcv(
     conn: sqlite3.Connection,
     source: str,
-    recs: list[Any],
+    arr: npt.NDArray[Any],
     recno: npt.NDArray[np.int64],
     publishers: set[int],
     on_progress: Callable[[int], object] | None = None,
     dataset: str = "",
 ) -> int:
-    arr = _columns(recs)
-    publishers.update(np.unique(arr["publisher_id"]).tolist())
-    if (arr["volume"] > np.uint64(2**63 - 1)).any():
-        i = int(np.argmax(arr["volume"] > np.uint64(2**63 - 1)))
+    """Write OHLCV records (a structured array of ``OHLCVMsg`` layout) per instrument and rtype."""
+    publishers.update(_distinct(arr["publisher_id"]))
+    too_big = arr["volume"] > np.uint64(2**63 - 1)
+    if too_big.any():
+        i = int(np.argmax(too_big))
         raise IngestError(source, "volume does not fit int64", f"record {recno[i] + 1}")
     total = 0
-    keys = arr["instrument_id"].astype(np.int64) * 256 + arr["rtype"]
-    for key in np.unique(keys).tolist():
-        sel = keys == key
+    iids, rtypes = _distinct(arr["instrument_id"]), _distinct(arr["rtype"])
+    if len(iids) == len(rtypes) == 1:  # the usual file: one instrument, one bar size
+        keys, distinct = None, [iids[0] * 256 + rtypes[0]]
+    else:
+        keys = arr["instrument_id"].astype(np.int64) * 256 + arr["rtype"]
+        distinct = _distinct(keys)
+    for key in distinct:
         iid, rtype = key // 256, key % 256
         if rtype not in RTYPE_PERIOD_NS:
             raise IngestError(source, f"unsupported OHLCV rtype {rtype}")
-        a = arr[sel]
-        cols = np.stack(
-            [
-                a["ts_event"].astype(np.int64),
-                a["open"],
-                a["high"],
-                a["low"],
-                a["close"],
-                a["volume"].astype(np.int64),
-            ]
-        )
+        a, rec = arr, recno
+        if keys is not None:
+            sel = keys == key
+            a, rec = arr[sel], recno[sel]
+        cols = np.empty((6, len(a)), dtype=np.int64)
+        for i, name in enumerate(("ts_event", "open", "high", "low", "close", "volume")):
+            cols[i] = a[name]  # u64 ts/volume: same bits (volume checked above)
         if (
             conn.execute("SELECT 1 FROM instruments WHERE instrument_id = ?", (iid,)).fetchone()
             is None
@@ -303,7 +382,7 @@ def _write_ohlcv(
             store.upsert_instrument(
                 conn, iid, symbol=str(iid), asset_class="unknown", **_session_defaults(dataset)
             )
-        total += store.write_bars(conn, source, iid, rtype, cols, _label(recno[sel]), on_progress)
+        total += store.write_bars(conn, source, iid, rtype, cols, _label(rec), on_progress)
     return total
 
 
@@ -407,22 +486,43 @@ def ingest_dbn_bytes(
     progress: bool | None = None,
 ) -> IngestReport:
     """Ingest one DBN file's bytes atomically."""
-    records = decode_records(source, data, progress)
+    with ThreadPoolExecutor(1, thread_name_prefix="secmaster-sha") as pool:
+        sha = pool.submit(_sha, data)  # hashlib releases the GIL: overlaps the ingest
+        return _ingest_dbn_bytes(conn, source, data, sha, symbology, progress)
+
+
+def _ingest_dbn_bytes(
+    conn: sqlite3.Connection,
+    source: str,
+    data: bytes,
+    sha: Future[str],
+    symbology: dict[str, list[dict[str, Any]]] | None,
+    progress: bool | None,
+) -> IngestReport:
+    raw = _decompress(source, data)
+    if not raw.startswith(b"DBN"):
+        raise IngestError(source, "not a DBN file (no DBN header)")
+    show = bool(progress or (progress is None and len(data) >= _PROGRESS_MIN_BYTES))
+    ohlcv = _ohlcv_body(raw)
+    records = decode_records(source, raw, show) if ohlcv is None else []
     bar = None
-    if progress or (progress is None and len(data) >= _PROGRESS_MIN_BYTES):
+    if show:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(records) - 1, unit="rec", desc=f"write {Path(source).name}")
+        total = len(records) - 1 if ohlcv is None else len(ohlcv[1])
+        bar = tqdm(total=total, unit="rec", desc=f"write {Path(source).name}")
     try:
-        with store.transaction(conn):
-            report = ingest_records(
-                conn, source, records, symbology, None if bar is None else bar.update
-            )
+        with wal.bulk_write(conn, len(raw)), store.transaction(conn):
+            step = None if bar is None else bar.update
+            if ohlcv is None:
+                report = ingest_records(conn, source, records, symbology, step)
+            else:
+                report = ingest_ohlcv_array(conn, source, *ohlcv, symbology, step)
             if report.bars or report.trades or report.quotes or report.instruments:
                 store.bump_data_version(conn)
             conn.execute(
                 "INSERT OR REPLACE INTO ingests VALUES (?, ?, 'dbn', ?, ?)",
-                (source, _sha(data), report.bars + report.trades + report.quotes, time.time_ns()),
+                (source, sha.result(), report.bars + report.trades + report.quotes, time.time_ns()),
             )
         if bar is not None:  # non-bar records do not tick the bar: finish it on success
             bar.update(bar.total - bar.n)

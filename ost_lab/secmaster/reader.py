@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from ost_lab.secmaster import codec, resample, schema, search, store
+from ost_lab.secmaster import codec, resample, schema, search, store, wal
 from ost_lab.secmaster.errors import SecmasterError
 
 if TYPE_CHECKING:
@@ -204,13 +204,20 @@ class Secmaster:
         self.path = Path(path)
         self.readonly = readonly
         self.conn: sqlite3.Connection = schema.connect(self.path, readonly=readonly)
+        self._db_file = wal.db_file(self.conn)
         st = os.stat(self.path)
         self._file_key = (str(self.path.resolve()), st.st_dev, st.st_ino)
 
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection (after any background WAL checkpoint of this file)."""
+        self.wait_checkpoint()
         self.conn.close()
+
+    def wait_checkpoint(self) -> None:
+        """Wait until the WAL checkpoint that follows a bulk ingest has copied it into the file."""
+        if self._db_file:
+            wal.wait(self._db_file)
 
     def __enter__(self) -> Secmaster:
         return self

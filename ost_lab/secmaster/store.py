@@ -10,9 +10,13 @@ transaction.
 from __future__ import annotations
 
 import sqlite3
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from functools import partial
+from itertools import islice, pairwise
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +26,7 @@ from ost_lab.secmaster.errors import IngestError
 from ost_lab.secmaster.schema import chunk_span_ns
 
 I64 = npt.NDArray[np.int64]
+T = TypeVar("T")
 Labeler = Callable[[int], str]
 """Maps an index into the caller's input arrays to a human location, e.g. 'line 17'."""
 
@@ -81,25 +86,13 @@ def _check_bars(source: str, cols: I64, label: Labeler) -> None:
             )
 
 
-def write_bars(
-    conn: sqlite3.Connection,
-    source: str,
-    instrument_id: int,
-    rtype: int,
-    cols: I64,
-    label: Labeler,
-    on_progress: Callable[[int], object] | None = None,
-) -> int:
-    """Merge bars ``cols`` = (6, n) [ts, open, high, low, close, volume] into the store.
-
-    Must run inside :func:`transaction`. Returns the number of new rows. ``on_progress`` is
-    called with the number of input bars handled after each chunk (for a progress bar).
-    """
-    cols = np.asarray(cols, dtype=np.int64)
-    if cols.shape[1] == 0:
-        return 0
-    _check_bars(source, cols, label)
-    order = np.argsort(cols[0], kind="stable")
+def _sorted_unique(source: str, cols: I64, label: Labeler) -> tuple[I64, I64 | None]:
+    """``cols`` sorted by ts with identical duplicate bars dropped, and the input order (None
+    when the input was already strictly increasing, the usual case, which costs one pass)."""
+    ts = cols[0]
+    if bool((ts[1:] > ts[:-1]).all()):
+        return cols, None
+    order = np.argsort(ts, kind="stable")
     cols = cols[:, order]
     same = cols[0, 1:] == cols[0, :-1]
     if same.any():
@@ -114,61 +107,96 @@ def write_bars(
             )
         keep = np.concatenate([[True], ~same])
         cols, order = cols[:, keep], order[keep]
+    return cols, order
+
+
+def _stored_chunks(
+    conn: sqlite3.Connection, instrument_id: int, rtype: int, lo: int, hi: int
+) -> set[int]:
+    """Ids of the stored chunks in [lo, hi] (a key-only range scan: blobs are not read)."""
+    rows = conn.execute(
+        "SELECT chunk FROM ohlcv_chunks WHERE instrument_id = ? AND rtype = ? "
+        "AND chunk BETWEEN ? AND ?",
+        (instrument_id, rtype, lo, hi),
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def write_bars(
+    conn: sqlite3.Connection,
+    source: str,
+    instrument_id: int,
+    rtype: int,
+    cols: I64,
+    label: Labeler,
+    on_progress: Callable[[int], object] | None = None,
+) -> int:
+    """Merge bars ``cols`` = (6, n) [ts, open, high, low, close, volume] into the store.
+
+    Must run inside :func:`transaction`. Returns the number of new rows. ``on_progress`` is
+    called with numbers of input bars handled, summing to n (for a progress bar).
+    """
+    cols = np.asarray(cols, dtype=np.int64)
+    n_in = cols.shape[1]
+    if n_in == 0:
+        return 0
+    _check_bars(source, cols, label)
+    cols, order = _sorted_unique(source, cols, label)
     span = chunk_span_ns(rtype)
     chunk_ids = cols[0] // span
     starts = np.flatnonzero(np.concatenate([[True], chunk_ids[1:] != chunk_ids[:-1]]))
     ends = np.append(starts[1:], cols.shape[1])
-    new_total = 0
+    stored_ids = _stored_chunks(conn, instrument_id, rtype, int(chunk_ids[0]), int(chunk_ids[-1]))
+    fresh_parts: list[I64] = []
+    chunks: list[tuple[int, I64]] = []
     for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
         chunk = int(chunk_ids[a])
         part = cols[:, a:b]
-        stored = load_chunk(conn, instrument_id, rtype, chunk)
-        if stored is not None:
-            pos = np.searchsorted(stored[0], part[0])
-            pos_c = np.minimum(pos, stored.shape[1] - 1)
-            hit = stored[0, pos_c] == part[0]
-            clash = hit & (stored[1:, pos_c] != part[1:]).any(axis=0)
-            if clash.any():
-                k = int(np.argmax(clash))
-                raise IngestError(
-                    source,
-                    f"bar at ts_event={part[0, k]} differs from the stored bar "
-                    f"(stored OHLCV {stored[1:, pos_c[k]].tolist()}, new {part[1:, k].tolist()})",
-                    label(int(order[a + k])),
-                )
-            fresh = part[:, ~hit]
-            merged = np.concatenate([stored, fresh], axis=1)
-            merged = merged[:, np.argsort(merged[0], kind="stable")]
-        else:
-            fresh = merged = part
-        if on_progress is not None:
-            on_progress(part.shape[1])
-        if fresh.shape[1] == 0:
+        if chunk not in stored_ids:
+            fresh_parts.append(part)
+            chunks.append((chunk, part))
             continue
-        n = fresh.shape[1]
+        stored = load_chunk(conn, instrument_id, rtype, chunk)
+        assert stored is not None
+        pos = np.searchsorted(stored[0], part[0])
+        pos_c = np.minimum(pos, stored.shape[1] - 1)
+        hit = stored[0, pos_c] == part[0]
+        clash = hit & (stored[1:, pos_c] != part[1:]).any(axis=0)
+        if clash.any():
+            k = int(np.argmax(clash))
+            raise IngestError(
+                source,
+                f"bar at ts_event={part[0, k]} differs from the stored bar "
+                f"(stored OHLCV {stored[1:, pos_c[k]].tolist()}, new {part[1:, k].tolist()})",
+                label(a + k if order is None else int(order[a + k])),
+            )
+        if hit.all():
+            continue
+        fresh = part[:, ~hit]
+        merged = np.concatenate([stored, fresh], axis=1)
+        fresh_parts.append(fresh)
+        chunks.append((chunk, merged[:, np.argsort(merged[0], kind="stable")]))
+    fresh_all = (
+        fresh_parts[0]
+        if len(fresh_parts) == 1
+        else (np.concatenate(fresh_parts, axis=1) if fresh_parts else cols[:, :0])
+    )
+    new_total = fresh_all.shape[1]
+    if new_total:
         try:
-            _insert_rows(conn, instrument_id, rtype, fresh)
+            _write_new(conn, instrument_id, rtype, fresh_all, chunks, on_progress)
         except sqlite3.IntegrityError as exc:  # defensive: rows written outside this API
             raise IngestError(source, f"stored data conflicts: {exc}") from exc
-        conn.execute(
-            "INSERT OR REPLACE INTO ohlcv_chunks VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                instrument_id,
-                rtype,
-                chunk,
-                merged.shape[1],
-                int(merged[0, 0]),
-                int(merged[0, -1]),
-                codec.encode(merged),
-            ),
-        )
-        new_total += n
-    if new_total:
         refresh_coverage(conn, instrument_id, rtype)
+    if on_progress is not None and n_in > new_total:
+        on_progress(n_in - new_total)
     return new_total
 
 
 _BATCH = 128
+"""Rows per multi-row INSERT statement (measured: 64-256 are alike; 1024+ is slower)."""
+_SLICE = 64 * _BATCH
+"""Rows converted to Python ints at a time (bounds the memory of the parameter lists)."""
 _INSERT_ONE = "INSERT INTO ohlcv VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 _INSERT_BATCH = (
     "INSERT INTO ohlcv SELECT ?1, ?2, * FROM (VALUES "
@@ -177,27 +205,89 @@ _INSERT_BATCH = (
 )
 
 
-def _insert_rows(conn: sqlite3.Connection, instrument_id: int, rtype: int, cols: I64) -> None:
-    """Insert bars (6, n) of one instrument and rtype into ``ohlcv``.
+def _row_params(instrument_id: int, rtype: int, cols: I64) -> tuple[str, list[list[int]]]:
+    """The statement and parameter lists inserting bars ``cols`` (6, n) into ``ohlcv``.
 
-    Multi-row statements that bind the instrument and rtype once per 128 rows bind about 2x
-    faster than one row per statement; Python-side parameter binding is the ingest bottleneck.
+    Whole 128-row statements bind the instrument and rtype once per statement (about 2x faster
+    binding than one row per statement); a remainder uses the one-row statement.
     """
     n = cols.shape[1]
-    full = n // _BATCH * _BATCH
-    if full:
-        body = cols[:, :full].T.reshape(-1, 6 * _BATCH)
-        params = np.empty((body.shape[0], 6 * _BATCH + 2), dtype=np.int64)
-        params[:, 0] = instrument_id
-        params[:, 1] = rtype
-        params[:, 2:] = body
-        conn.executemany(_INSERT_BATCH, params.tolist())
-    if full < n:
-        rows = np.empty((n - full, 8), dtype=np.int64)
+    if n % _BATCH:
+        rows = np.empty((n, 8), dtype=np.int64)
         rows[:, 0] = instrument_id
         rows[:, 1] = rtype
-        rows[:, 2:] = cols[:, full:].T
-        conn.executemany(_INSERT_ONE, rows.tolist())
+        rows[:, 2:] = cols.T
+        return _INSERT_ONE, rows.tolist()
+    params = np.empty((n // _BATCH, 6 * _BATCH + 2), dtype=np.int64)
+    params[:, 0] = instrument_id
+    params[:, 1] = rtype
+    params[:, 2:].reshape(-1, _BATCH, 6)[:] = cols.T.reshape(-1, _BATCH, 6)
+    return _INSERT_BATCH, params.tolist()
+
+
+def _rows_task(instrument_id: int, rtype: int, cols: I64) -> tuple[str, Any]:
+    return "rows", _row_params(instrument_id, rtype, cols)
+
+
+def _chunk_task(instrument_id: int, rtype: int, chunk: int, cols: I64) -> tuple[str, Any]:
+    """One ``ohlcv_chunks`` row of ``cols`` (the chunk's full, merged content)."""
+    first, last = int(cols[0, 0]), int(cols[0, -1])
+    return "chunk", (instrument_id, rtype, chunk, cols.shape[1], first, last, codec.encode(cols))
+
+
+def _pipelined(tasks: Iterator[Callable[[], T]], depth: int = 2) -> Iterator[T]:
+    """Results of ``tasks`` in order, computed by one worker thread at most ``depth`` ahead."""
+    with ThreadPoolExecutor(1, thread_name_prefix="secmaster-prep") as pool:
+        pending = deque(pool.submit(t) for t in islice(tasks, depth))
+        while pending:
+            fut = pending.popleft()
+            nxt = next(tasks, None)
+            if nxt is not None:
+                pending.append(pool.submit(nxt))
+            yield fut.result()
+
+
+def _write_new(
+    conn: sqlite3.Connection,
+    instrument_id: int,
+    rtype: int,
+    fresh: I64,
+    chunks: list[tuple[int, I64]],
+    on_progress: Callable[[int], object] | None,
+) -> None:
+    """Insert new rows ``fresh`` into ``ohlcv`` and the (re-)encoded ``chunks`` into
+    ``ohlcv_chunks``.
+
+    Python ints for the parameters and the chunk blobs are made in a worker thread while this
+    thread runs the inserts: ``sqlite3`` releases the GIL while a statement steps, so on two
+    cores most of that preparation hides behind SQLite's B-tree work.
+    """
+    n = fresh.shape[1]
+    full = n // _BATCH * _BATCH
+    cuts = [*range(0, full, _SLICE), full] if full else [0]
+    if full < n:
+        cuts.append(n)
+    slices = list(pairwise(cuts))
+
+    def tasks() -> Iterator[Callable[[], tuple[str, Any]]]:
+        done = 0
+        for k, (a, b) in enumerate(slices):
+            yield partial(_rows_task, instrument_id, rtype, fresh[:, a:b])
+            upto = len(chunks) * (k + 1) // len(slices)  # interleave the chunk encodings
+            for chunk, m in chunks[done:upto]:
+                yield partial(_chunk_task, instrument_id, rtype, chunk, m)
+            done = upto
+
+    blobs = []
+    for kind, payload in _pipelined(tasks()):
+        if kind == "chunk":
+            blobs.append(payload)
+            continue
+        sql, params = payload
+        conn.executemany(sql, params)
+        if on_progress is not None:
+            on_progress(len(params) * (_BATCH if sql is _INSERT_BATCH else 1))
+    conn.executemany("INSERT OR REPLACE INTO ohlcv_chunks VALUES (?, ?, ?, ?, ?, ?, ?)", blobs)
 
 
 def refresh_coverage(conn: sqlite3.Connection, instrument_id: int, rtype: int) -> None:
