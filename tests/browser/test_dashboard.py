@@ -353,3 +353,52 @@ def test_settings_show_the_runs_database_and_set_the_refresh_interval(lab, lab_s
     assert schema["refreshInterval"]["default"] == 2
     assert schema["confirmStop"]["default"] is True
     assert schema["runsDatabase"]["readOnly"] is True
+
+
+def test_sidebar_shows_more_runs_page_by_page_past_the_api_page_size(lab, lab_server):
+    n = 1205  # more than one page of the control API (1000)
+    with RunsDB(lab_server.env["OST_LAB_RUNS"]) as db:
+        ids = [db.create_run(name=f"paged {k:04d}", mode="backtest") for k in range(n)]
+    try:
+        page = lab.page
+        lab.open()
+        open_sidebar(lab)
+        page.fill("[data-filter='q']", "paged")
+        count = page.locator("#ost-lab-sidebar .ost-lab-Sidebar-count")
+        page.wait_for_function(
+            "t => document.querySelector('#ost-lab-sidebar .ost-lab-Sidebar-count')"
+            "?.textContent === t",
+            arg=f"200 of {n} runs",
+            timeout=WAIT_MS,
+        )
+        more = page.locator("#ost-lab-sidebar .ost-lab-ShowMoreButton")
+        shown = 200
+        while shown < n:
+            assert more.inner_text() == f"Show {min(200, n - shown)} more"
+            more.click()
+            shown = min(shown + 200, n)
+            expected = f"{shown} of {n} runs" if shown < n else f"{n} runs"
+            page.wait_for_function(
+                "t => document.querySelector('#ost-lab-sidebar .ost-lab-Sidebar-count')"
+                "?.textContent === t",
+                arg=expected,
+                timeout=WAIT_MS,
+            )
+        assert more.count() == 0
+        names = page.eval_on_selector_all(
+            "#ost-lab-sidebar .ost-lab-RunRow-name", "els => els.map(e => e.textContent)"
+        )
+        assert names == [f"paged {k:04d}" for k in reversed(range(n))]  # newest first, no gaps
+        assert count.inner_text() == f"{n} runs"
+        # A new filter starts again from the first page.
+        page.fill("[data-filter='q']", "paged 0")
+        page.wait_for_function(
+            "t => document.querySelector('#ost-lab-sidebar .ost-lab-Sidebar-count')"
+            "?.textContent === t",
+            arg="200 of 1000 runs",
+            timeout=WAIT_MS,
+        )
+    finally:
+        with RunsDB(lab_server.env["OST_LAB_RUNS"]) as db:
+            for run_id in ids:
+                db.delete_run(run_id, force=True)

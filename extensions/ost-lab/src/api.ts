@@ -112,9 +112,12 @@ export interface IRunFilter {
 export const MODES = ['backtest', 'sandbox', 'paper', 'live'];
 export const STATUSES = ['running', 'completed', 'cancelled', 'failed', 'crashed'];
 
-/** The runs, newest first, filtered. */
-export function listRuns(filter: IRunFilter, limit = 200): Promise<IRunList> {
-  const params = new URLSearchParams({ limit: String(limit) });
+/** The most runs one request of the control API returns. */
+export const MAX_PAGE = 1000;
+
+/** The runs, newest first, filtered: one page of at most MAX_PAGE. */
+export function listRuns(filter: IRunFilter, limit = 200, offset = 0): Promise<IRunList> {
+  const params = new URLSearchParams({ limit: String(limit), offset: String(offset) });
   if (filter.mode) {
     params.set('mode', filter.mode);
   }
@@ -125,6 +128,23 @@ export function listRuns(filter: IRunFilter, limit = 200): Promise<IRunList> {
     params.set('q', filter.q);
   }
   return requestAPI<IRunList>(`runs?${params.toString()}`);
+}
+
+/** The first `count` runs, newest first, filtered, in as many pages as it takes. */
+export async function listRunsUpTo(filter: IRunFilter, count: number): Promise<IRunList> {
+  const offsets: number[] = [];
+  for (let offset = 0; offset < count; offset += MAX_PAGE) {
+    offsets.push(offset);
+  }
+  const pages = await Promise.all(
+    offsets.map(offset => listRuns(filter, Math.min(MAX_PAGE, count - offset), offset))
+  );
+  return {
+    runs: pages.flatMap(p => p.runs),
+    total: pages[0].total,
+    limit: count,
+    offset: 0
+  };
 }
 
 /** Ask a run to stop through the control API (works while its kernel is busy). */

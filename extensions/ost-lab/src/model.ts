@@ -1,7 +1,10 @@
 import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { IHealth, IRunFilter, IRunSummary, IStatus, listRuns, requestAPI } from './api';
+import { IHealth, IRunFilter, IRunSummary, IStatus, listRunsUpTo, requestAPI } from './api';
+
+/** Runs the sidebar lists at first, and how many more each "show more" adds. */
+export const RUNS_PAGE = 200;
 
 /** The server's state as the sidebar and the status item show it, polled at one cadence. */
 export class LabStateModel {
@@ -31,6 +34,17 @@ export class LabStateModel {
     return this._runs;
   }
 
+  /** How many runs match the filter (null while unknown). */
+  get runsTotal(): number | null {
+    return this._runsTotal;
+  }
+
+  /** List RUNS_PAGE more runs (the list keeps following new runs). */
+  showMore(): void {
+    this._limit += RUNS_PAGE;
+    void this.refresh();
+  }
+
   /** The last error of the runs list or status, in words, or null when the server answered. */
   get runsError(): string | null {
     return this._runsError;
@@ -47,6 +61,7 @@ export class LabStateModel {
 
   set filter(value: IRunFilter) {
     this._filter = value;
+    this._limit = RUNS_PAGE;
     void this.refresh();
   }
 
@@ -59,7 +74,7 @@ export class LabStateModel {
     const [health, status, runs] = await Promise.allSettled([
       requestAPI<IHealth>('health'),
       requestAPI<IStatus>('status'),
-      listRuns(filter)
+      listRunsUpTo(filter, this._limit)
     ]);
     if (health.status === 'fulfilled') {
       this._health = health.value;
@@ -74,9 +89,11 @@ export class LabStateModel {
     }
     if (runs.status === 'fulfilled') {
       this._runs = runs.value.runs;
+      this._runsTotal = runs.value.total;
       this._runsError = status.status === 'rejected' ? message(status.reason) : null;
     } else {
       this._runs = [];
+      this._runsTotal = null;
       this._runsError = message(runs.reason);
     }
     this._changed.emit();
@@ -90,6 +107,8 @@ export class LabStateModel {
   private _health: IHealth | null = null;
   private _status: IStatus | null = null;
   private _runs: IRunSummary[] = [];
+  private _runsTotal: number | null = null;
+  private _limit = RUNS_PAGE;
   private _filter: IRunFilter = { mode: '', status: '', q: '' };
   private _error: string | null = null;
   private _runsError: string | null = null;

@@ -2,7 +2,7 @@ import { Widget } from '@lumino/widgets';
 
 import { IRunSummary, MODES, STATUSES, formatPct, formatTime } from './api';
 import { ostLabIcon } from './icon';
-import { LabStateModel } from './model';
+import { LabStateModel, RUNS_PAGE } from './model';
 
 /** What the sidebar asks its host to do. */
 export interface ISidebarActions {
@@ -124,7 +124,21 @@ export class SidebarPanel extends Widget {
       li.textContent = 'No runs match. Runs recorded by backtests, sandbox and live sessions appear here.';
       this._runs.append(li);
     }
-    this._count.textContent = `${runs.length} run${runs.length === 1 ? '' : 's'}`;
+    const total = this._model.runsTotal;
+    if (total !== null && runs.length < total) {
+      const li = document.createElement('li');
+      li.className = 'ost-lab-RunList-more';
+      const more = document.createElement('button');
+      more.className = 'jp-mod-styled ost-lab-ShowMoreButton';
+      more.textContent = `Show ${Math.min(RUNS_PAGE, total - runs.length)} more`;
+      more.addEventListener('click', () => this._model.showMore());
+      li.append(more);
+      this._runs.append(li);
+    }
+    this._count.textContent =
+      total !== null && runs.length < total
+        ? `${runs.length} of ${total} runs`
+        : `${runs.length} run${runs.length === 1 ? '' : 's'}`;
     this._updateCompare();
   }
 
