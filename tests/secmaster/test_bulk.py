@@ -130,9 +130,8 @@ def test_progress_sums_to_the_input(sm: Secmaster) -> None:
 def test_conflict_with_rows_written_outside_the_api(sm: Secmaster) -> None:
     cols = _walk(1000)
     sm.conn.execute("INSERT INTO ohlcv VALUES (5, 33, ?, 1, 1, 1, 1, 1)", (int(cols[0, 500]),))
-    with pytest.raises(IngestError, match="stored data conflicts"):
-        with store.transaction(sm.conn):
-            store.write_bars(sm.conn, "t", 5, 33, cols, str)
+    with pytest.raises(IngestError, match="stored data conflicts"), store.transaction(sm.conn):
+        store.write_bars(sm.conn, "t", 5, 33, cols, str)
     assert sm.conn.execute("SELECT count(*) FROM ohlcv").fetchone() == (1,)
     assert sm.conn.execute("SELECT count(*) FROM ohlcv_chunks").fetchone() == (0,)
 
