@@ -180,6 +180,8 @@ def _ohlcv_body(raw: bytes) -> tuple[Any, npt.NDArray[Any]] | None:
     if size < _OHLCV_DTYPE.itemsize or (len(raw) - start) % size:
         return None
     arr = np.frombuffer(raw, dtype=_with_itemsize(_OHLCV_DTYPE, size), offset=start)
+    if _one_key(arr):
+        return (meta, arr) if int(arr["rtype"][0]) in RTYPE_PERIOD_NS else None
     if _distinct(arr["length"]) != [raw[start]]:
         return None
     if not set(_distinct(arr["rtype"])) <= set(RTYPE_PERIOD_NS):
@@ -187,7 +189,10 @@ def _ohlcv_body(raw: bytes) -> tuple[Any, npt.NDArray[Any]] | None:
     return meta, arr
 
 
-def _label(recno: npt.NDArray[np.int64]) -> store.Labeler:
+def _label(recno: npt.NDArray[np.int64] | None) -> store.Labeler:
+    """'record k' (1-based) of input index i; ``recno`` maps i to the record (None: identity)."""
+    if recno is None:
+        return lambda i: f"record {int(i) + 1}"
     return lambda i: f"record {int(recno[i]) + 1}"
 
 
@@ -252,9 +257,8 @@ def ingest_ohlcv_array(
     transaction; the same rules as :func:`ingest_records`."""
     report = IngestReport(source, records=len(arr))
     publishers: set[int] = set()
-    recno = np.arange(len(arr), dtype=np.int64)
     dataset = str(meta.dataset or "")
-    report.bars = _write_ohlcv(conn, source, arr, recno, publishers, on_progress, dataset)
+    report.bars = _write_ohlcv(conn, source, arr, None, publishers, on_progress, dataset)
     _write_reference(conn, meta, publishers, symbology)
     return report
 
@@ -346,35 +350,35 @@ def _write_ohlcv(
     conn: sqlite3.Connection,
     source: str,
     arr: npt.NDArray[Any],
-    recno: npt.NDArray[np.int64],
+    recno: npt.NDArray[np.int64] | None,
     publishers: set[int],
     on_progress: Callable[[int], object] | None = None,
     dataset: str = "",
 ) -> int:
-    """Write OHLCV records (a structured array of ``OHLCVMsg`` layout) per instrument and rtype."""
-    publishers.update(_distinct(arr["publisher_id"]))
-    too_big = arr["volume"] > np.uint64(2**63 - 1)
-    if too_big.any():
-        i = int(np.argmax(too_big))
-        raise IngestError(source, "volume does not fit int64", f"record {recno[i] + 1}")
-    total = 0
-    iids, rtypes = _distinct(arr["instrument_id"]), _distinct(arr["rtype"])
-    if len(iids) == len(rtypes) == 1:  # the usual file: one instrument, one bar size
-        keys, distinct = None, [iids[0] * 256 + rtypes[0]]
+    """Write OHLCV records (a structured array of ``OHLCVMsg`` layout) per instrument and rtype.
+
+    ``recno`` maps an index of ``arr`` to its record number in the file (None: the same).
+    """
+    if _one_key(arr):  # the usual file: one instrument, one bar size, one publisher
+        publishers.add(int(arr["publisher_id"][0]))
+        groups: list[tuple[int, int, Any]] = [(int(arr["instrument_id"][0]), int(arr["rtype"][0]),
+                                               None)]  # fmt: skip
     else:
+        publishers.update(_distinct(arr["publisher_id"]))
         keys = arr["instrument_id"].astype(np.int64) * 256 + arr["rtype"]
-        distinct = _distinct(keys)
-    for key in distinct:
-        iid, rtype = key // 256, key % 256
+        groups = [(k // 256, k % 256, keys == k) for k in _distinct(keys)]
+    total = 0
+    for iid, rtype, sel in groups:
         if rtype not in RTYPE_PERIOD_NS:
             raise IngestError(source, f"unsupported OHLCV rtype {rtype}")
-        a, rec = arr, recno
-        if keys is not None:
-            sel = keys == key
-            a, rec = arr[sel], recno[sel]
+        a = arr if sel is None else arr[sel]
+        rec = recno if sel is None else np.flatnonzero(sel) if recno is None else recno[sel]
         cols = np.empty((6, len(a)), dtype=np.int64)
         for i, name in enumerate(("ts_event", "open", "high", "low", "close", "volume")):
-            cols[i] = a[name]  # u64 ts/volume: same bits (volume checked above)
+            cols[i] = a[name]  # u64 ts/volume keep their bits: volume >= 2**63 turns negative
+        if cols[5].min() < 0:
+            i = int(np.argmax(cols[5] < 0))
+            raise IngestError(source, "volume does not fit int64", _label(rec)(i))
         if (
             conn.execute("SELECT 1 FROM instruments WHERE instrument_id = ?", (iid,)).fetchone()
             is None
@@ -384,6 +388,13 @@ def _write_ohlcv(
             )
         total += store.write_bars(conn, source, iid, rtype, cols, _label(rec), on_progress)
     return total
+
+
+def _one_key(arr: npt.NDArray[Any]) -> bool:
+    """Whether every record has the first one's header word (length, rtype, publisher,
+    instrument: the first 8 bytes of a DBN record), checked in one pass."""
+    words = np.ndarray((len(arr),), dtype="<u8", buffer=arr.data, strides=(arr.dtype.itemsize,))
+    return bool(len(arr)) and bool((words == words[0]).all())
 
 
 def _write_trades(

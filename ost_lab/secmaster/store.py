@@ -176,11 +176,12 @@ def write_bars(
         merged = np.concatenate([stored, fresh], axis=1)
         fresh_parts.append(fresh)
         chunks.append((chunk, merged[:, np.argsort(merged[0], kind="stable")]))
-    fresh_all = (
-        fresh_parts[0]
-        if len(fresh_parts) == 1
-        else (np.concatenate(fresh_parts, axis=1) if fresh_parts else cols[:, :0])
-    )
+    if not stored_ids:  # nothing stored in this range: every bar is new, no copy
+        fresh_all = cols
+    elif fresh_parts:
+        fresh_all = np.concatenate(fresh_parts, axis=1)
+    else:
+        fresh_all = cols[:, :0]
     new_total = fresh_all.shape[1]
     if new_total:
         try:

@@ -181,3 +181,31 @@ def _format2(cols: np.ndarray) -> bytes:
 def test_codec_reads_chunks_of_format_2() -> None:
     cols = _walk(500)
     np.testing.assert_array_equal(codec.decode(_format2(cols), 500), cols)
+
+
+def test_two_instruments_in_one_file_and_record_numbers(sm: Secmaster, tmp_path: Path) -> None:
+    a, b = _walk(40, seed=1), _walk(40, seed=2)
+    both = np.empty((6, 80), dtype=np.int64)
+    both[:, 0::2], both[:, 1::2] = a, b
+    iids = [11, 12] * 40
+    path = tmp_path / "two.dbn"
+    _dbn_file(path, both)
+    raw = bytearray(path.read_bytes())
+    start = 8 + int.from_bytes(raw[4:8], "little")
+    size = dbn.OHLCVMsg.size_hint
+    for k, iid in enumerate(iids):  # set each record's instrument id (bytes 4-8 of a record)
+        raw[start + k * size + 4 : start + k * size + 8] = iid.to_bytes(4, "little")
+    bad = bytearray(raw)
+    hi_at = start + 57 * size + 24  # record 58 (instrument 12): high below its low
+    bad[hi_at : hi_at + 8] = (1).to_bytes(8, "little", signed=True)
+    (tmp_path / "bad.dbn").write_bytes(bad)
+    assert dbn_ingest._ohlcv_body(bytes(bad)) is not None
+    with pytest.raises(IngestError, match=r"record 58\).*high < low"):
+        sm.ingest_dbn(tmp_path / "bad.dbn")
+    path.write_bytes(raw)
+    assert sm.ingest_dbn(path).bars == 80
+    for iid, cols in ((11, a), (12, b)):
+        got = sm.bars(iid, "1m", exact=True)
+        np.testing.assert_array_equal(
+            np.stack([got.ts, got.open, got.high, got.low, got.close, got.volume]), cols
+        )
