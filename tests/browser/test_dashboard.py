@@ -18,6 +18,7 @@ import numpy as np
 from ost_lab.core import Bar, Engine, Param, Strategy
 from ost_lab.dashboard.recorder import record
 from ost_lab.dashboard.runs_db import RunsDB
+from ost_lab.secmaster import Secmaster
 
 WAIT_MS = 60_000
 FIXTURES = Path(__file__).parent / "notebooks"
@@ -226,9 +227,13 @@ def test_launcher_card_creates_a_strategy_notebook_that_runs(lab, lab_server):
     lab.run_all_cells()
     assert lab.errors() == []
     assert "recorded run" in page.locator(".jp-Notebook").inner_text()
+    # The template replays the first instrument of the lab's securities master (the demo one).
+    with Secmaster(lab_server.env["OST_LAB_SECMASTER"], readonly=True) as sm:
+        first = sm.search("")[0]["symbol"]
     with RunsDB(lab_server.env["OST_LAB_RUNS"]) as db:
-        names = [r["name"] for r in db.list_runs(limit=50)]
-    assert "MyStrategy DEMO" in names
+        runs = [r for r in db.list_runs(limit=50) if r["name"] == "MyStrategy"]
+    assert runs and runs[0]["status"] == "completed"
+    assert runs[0]["instruments"] == [first]
 
 
 def test_status_bar_stop_cancels_a_busy_cell_within_two_seconds(lab, lab_server, screenshots):
