@@ -52,13 +52,12 @@ def _divisor(values: I64) -> int:
     The gcd of a small sample is a multiple of the true gcd; when it divides every value it is
     the gcd, which one modulo pass checks (much cheaper than a full ``gcd.reduce``).
     """
-    flat = values.ravel()
-    if flat.size == 0 or int(flat.min()) == _INT64_MIN:
+    if values.size == 0 or int(values.min()) == _INT64_MIN:
         return 1
-    g = int(np.gcd.reduce(flat[:_SAMPLE]))
-    if g == 1 or (g > 1 and not (flat % g).any()):
+    g = int(np.gcd.reduce(values[..., :_SAMPLE], axis=None))
+    if g == 1 or (g > 1 and not (values % g).any()):
         return g
-    g = int(np.gcd.reduce(flat))
+    g = int(np.gcd.reduce(values, axis=None))
     return g if g > 0 else 1
 
 

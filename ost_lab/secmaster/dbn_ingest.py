@@ -373,9 +373,7 @@ def _write_ohlcv(
             raise IngestError(source, f"unsupported OHLCV rtype {rtype}")
         a = arr if sel is None else arr[sel]
         rec = recno if sel is None else np.flatnonzero(sel) if recno is None else recno[sel]
-        cols = np.empty((6, len(a)), dtype=np.int64)
-        for i, name in enumerate(("ts_event", "open", "high", "low", "close", "volume")):
-            cols[i] = a[name]  # u64 ts/volume keep their bits: volume >= 2**63 turns negative
+        cols = _bar_columns(a)
         if cols[5].min() < 0:
             i = int(np.argmax(cols[5] < 0))
             raise IngestError(source, "volume does not fit int64", _label(rec)(i))
@@ -388,6 +386,32 @@ def _write_ohlcv(
             )
         total += store.write_bars(conn, source, iid, rtype, cols, _label(rec), on_progress)
     return total
+
+
+_BAR_FIELDS = ("ts_event", "open", "high", "low", "close", "volume")
+_BLOCK = 4096
+
+
+def _bar_columns(a: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
+    """(6, n) int64 [ts, open, high, low, close, volume] of OHLCV records.
+
+    u64 ts/volume keep their bits (a volume >= 2**63 turns negative). The six fields are
+    consecutive 8-byte words of a record, so they are copied as one (n, 6) view transposed
+    block by block (cache-friendly; about 3x faster than six strided field copies).
+    """
+    n = len(a)
+    cols = np.empty((6, n), dtype=np.int64)
+    fields: Any = a.dtype.fields
+    offsets = [fields[f][1] for f in _BAR_FIELDS]
+    if a.flags.c_contiguous and offsets == list(range(offsets[0], offsets[0] + 48, 8)):
+        rows = np.ndarray((n, 6), dtype="<i8", buffer=a.data, offset=offsets[0],
+                          strides=(a.dtype.itemsize, 8))  # fmt: skip
+        for s in range(0, n, _BLOCK):
+            cols[:, s : s + _BLOCK] = rows[s : s + _BLOCK].T
+    else:
+        for i, name in enumerate(_BAR_FIELDS):
+            cols[i] = a[name]
+    return cols
 
 
 def _one_key(arr: npt.NDArray[Any]) -> bool:
