@@ -248,8 +248,10 @@ class BacktestPanel:
         self._set_status(f"{result.status} ({syms}): {result.n_bars:,} bars, "
                          f"{len(result.fills):,} fills, return {ret:.2%}")  # fmt: skip
         self.link.value = (
-            f'<span class="ost-run-link" data-run-id="{html.escape(run_id)}">run '
-            f"<code>{html.escape(run_id)}</code> recorded in the runs database</span>"
+            f'<span class="ost-run-link" data-run-id="{html.escape(run_id)}" '
+            'title="open this run in the ost_lab runs dashboard">run '
+            f"<code>{html.escape(run_id)}</code> recorded in the runs database: "
+            '<span class="ost-run-link-open">open in the dashboard</span></span>'
             if run_id
             else "<small>not recorded</small>"
         )

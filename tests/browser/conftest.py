@@ -85,7 +85,7 @@ class LabPage:
             timeout=WAIT_MS,
         )
 
-    def run_all_cells(self) -> None:
+    def run_all_cells(self, timeout_ms: int = WAIT_MS) -> None:
         """Run every cell of the current notebook and wait until all have run."""
         self.wait_kernel_idle()
         self.page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
@@ -95,7 +95,7 @@ class LabPage:
                 return nb.widgets.every(c => c.model.type !== 'code' ||
                     (c.model.executionCount !== null && c.promptNode.textContent !== '[*]:'));
             }""",
-            timeout=WAIT_MS,
+            timeout=timeout_ms,
         )
         self.wait_kernel_idle()
 

@@ -224,7 +224,7 @@ def test_launcher_card_creates_a_strategy_notebook_that_runs(lab, lab_server):
     )
     path = page.evaluate("() => window.jupyterapp.shell.currentWidget.context.path")
     assert (lab_server.root / path).exists()
-    lab.run_all_cells()
+    lab.run_all_cells(timeout_ms=3 * WAIT_MS)  # may build the demo secmaster first
     assert lab.errors() == []
     assert "recorded run" in page.locator(".jp-Notebook").inner_text()
     # The template replays the first instrument of the lab's securities master (the demo one).
@@ -234,6 +234,12 @@ def test_launcher_card_creates_a_strategy_notebook_that_runs(lab, lab_server):
         runs = [r for r in db.list_runs(limit=50) if r["name"] == "MyStrategy"]
     assert runs and runs[0]["status"] == "completed"
     assert runs[0]["instruments"] == [first]
+    # The panel's run link opens that run's detail in the dashboard.
+    link = page.locator(f".ost-run-link[data-run-id='{runs[0]['id']}'] .ost-run-link-open")
+    link.click(timeout=WAIT_MS)
+    detail = page.locator(f".ost-lab-Detail[data-run-id='{runs[0]['id']}']")
+    detail.locator(".ost-lab-Metrics").wait_for(timeout=WAIT_MS)
+    assert first in detail.inner_text()
 
 
 def test_status_bar_stop_cancels_a_busy_cell_within_two_seconds(lab, lab_server, screenshots):

@@ -68,6 +68,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
     shell.add(sidebar, 'left', { rank: 900 });
 
+    // Run links written by the kernel's widgets (BacktestPanel): <span class="ost-run-link"
+    // data-run-id="...">; a click opens that run's detail.
+    document.addEventListener('click', event => {
+      const target = event.target instanceof Element ? event.target : null;
+      const link = target?.closest<HTMLElement>('.ost-run-link[data-run-id]');
+      if (link?.dataset.runId) {
+        event.preventDefault();
+        void app.commands.execute(CommandIDs.openRun, { runId: link.dataset.runId });
+      }
+    });
+
     if (statusBar) {
       statusBar.registerStatusItem('ost-lab:status', {
         item: new StatusItem(model, stopOptions),
