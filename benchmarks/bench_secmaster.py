@@ -1,7 +1,8 @@
 """Securities-master benchmarks: DBN ingest rate, bytes per bar, cold and repeated 1m-bar reads.
 
 Baselines are measured in the same run: a plain ``sqlite3`` fetchall of the same rows into numpy
-(reads) and a plain ``executemany`` into the same ``ohlcv`` table (ingest). Absolute targets from
+(reads) and a plain ``executemany`` into the same ``ohlcv`` table (ingest); every timing is the
+best of a few repetitions. Absolute targets from
 the issue (>= 20M rows/s repeated reads, >= 500k bars/s ingest, <= 60 bytes/bar) are rows whose
 baseline is the target itself.
 """
@@ -99,36 +100,49 @@ def run(quick: bool) -> list[Row]:
         src = tmp / "bench.ohlcv-1m.dbn"
         _write_dbn(src, cols)
 
-        db = tmp / "sm.sqlite"
-        with Secmaster(db) as sm:
-            t0 = time.perf_counter()
-            rep = sm.ingest_dbn(src, progress=False)
-            ingest_s = time.perf_counter() - t0
-            sm.wait_checkpoint()
-            ingest_ckpt_s = time.perf_counter() - t0
-            assert rep.bars == n
-            sm.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        # best of `repeat` ingests, each into a new file (like the reads: load spikes on the
+        # shared machine inflate single measurements); CPU time of the process as well
+        ingest_s = ingest_ckpt_s = cpu_s = float("inf")
+        for k in range(repeat):
+            db = tmp / f"sm{k}.sqlite"
+            with Secmaster(db) as sm:
+                c0, t0 = time.process_time(), time.perf_counter()
+                rep = sm.ingest_dbn(src, progress=False)
+                t1, c1 = time.perf_counter(), time.process_time()
+                sm.wait_checkpoint()
+                t2 = time.perf_counter()
+                assert rep.bars == n
+                sm.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            ingest_s, cpu_s = min(ingest_s, t1 - t0), min(cpu_s, c1 - c0)
+            ingest_ckpt_s = min(ingest_ckpt_s, t2 - t0)
+            if k < repeat - 1:
+                db.unlink()
         size = db.stat().st_size
 
-        base_db = tmp / "plain.sqlite"
-        conn = connect(base_db)
-        t0 = time.perf_counter()
-        conn.execute("BEGIN")
-        conn.executemany(
-            "INSERT INTO ohlcv VALUES (?, 33, ?, ?, ?, ?, ?, ?)",
-            [(IID, *r) for r in cols.T.tolist()],
-        )
-        conn.execute("COMMIT")
-        base_ingest_s = time.perf_counter() - t0
-        conn.close()
+        base_ingest_s = float("inf")
+        for k in range(repeat):
+            base_db = tmp / f"plain{k}.sqlite"
+            conn = connect(base_db)
+            t0 = time.perf_counter()
+            conn.execute("BEGIN")
+            conn.executemany(
+                "INSERT INTO ohlcv VALUES (?, 33, ?, ?, ?, ?, ?, ?)",
+                [(IID, *r) for r in cols.T.tolist()],
+            )
+            conn.execute("COMMIT")
+            base_ingest_s = min(base_ingest_s, time.perf_counter() - t0)
+            conn.close()
+            base_db.unlink()
 
         rate = n / ingest_s
-        rows.append(Row("secmaster", f"DBN ingest, {n:,} 1m bars", rate, "bars/s",
-                        "target 500k bars/s", 500_000.0, target=1.0))  # fmt: skip
+        rows.append(Row("secmaster", f"DBN ingest, {n:,} 1m bars (best of {repeat})", rate,
+                        "bars/s", "target 500k bars/s", 500_000.0, target=1.0))  # fmt: skip
         rows.append(Row("secmaster", "DBN ingest (decode+validate+merge)", rate, "bars/s",
                         "sqlite3 executemany of rows", n / base_ingest_s))  # fmt: skip
         rows.append(Row("secmaster", "DBN ingest until the background WAL checkpoint is done",
                         n / ingest_ckpt_s, "bars/s", "target 500k bars/s", 500_000.0))  # fmt: skip
+        rows.append(Row("secmaster", "DBN ingest per CPU second (process time, all threads)",
+                        n / cpu_s, "bars/s", "target 500k bars/s", 500_000.0))  # fmt: skip
         rows.append(Row("secmaster", "file size per bar, after ingest", size / n, "B",
                         "target 60 B", 60.0, higher_is_better=False, target=1.0))  # fmt: skip
         with Secmaster(db) as sm:
