@@ -223,9 +223,12 @@ class Backtest:
         mo = self.max_orders
         out = np.zeros((mo, V.OUT_COLS))
         ords = np.zeros((4 * mo + 64, V.W_COLS))
-        olog = np.zeros((4096, V.O_COLS))
-        fills = np.zeros((4096, V.F_COLS))
-        equity = np.full(n, np.nan)
+        # every row the venue reads it wrote first: no zeroing pass; generous capacity is
+        # only address space until touched, so tables rarely grow (then geometrically)
+        cap = min(n * mo, n // 8) + 4096
+        olog = np.empty((cap, V.O_COLS))
+        fills = np.empty((cap, V.F_COLS))
+        equity = np.empty(n)
         status: Literal["completed", "stopped", "cancelled"] = "completed"
         i = 0
         while i < n:
@@ -240,11 +243,11 @@ class Backtest:
             i = run(i, i1, b.open, b.high, b.low, b.close, b.volume, acct, state, p, out,
                     ords, olog, fills, cfg, equity, room)  # fmt: skip
             if acct[V.NF] > room[0]:
-                fills = _grow(fills)
+                fills = _grow(fills, int(acct[V.NF]))
             if acct[V.NO] > room[1]:
-                olog = _grow(olog)
+                olog = _grow(olog, int(acct[V.NO]))
             if acct[V.NW] > room[2]:
-                ords = _grow(ords)
+                ords = _grow(ords, int(acct[V.NW]))
             for cb in (progress, on_chunk):
                 if cb is not None:
                     cb(i, n)
@@ -262,8 +265,8 @@ class Backtest:
         params: npt.NDArray[np.float64],
     ) -> BacktestResult:
         tag = getattr(self.strategy, "__name__", "kernel")
-        idx = pd.DatetimeIndex(b.ts_close[:n_done].view("M8[ns]"), name="ts").tz_localize("UTC")
-        eq = pd.Series(equity[:n_done], index=idx, name="equity")
+        idx = _utc_index(b.ts_close[:n_done], "ts")
+        eq = pd.Series(equity[:n_done], index=idx, name="equity", copy=False)
         f = fills[: int(acct[V.NF])]
         bar = f[:, V.F_BAR].astype(np.int64)
         ts = np.where(f[:, V.F_AT_OPEN] > 0, b.ts_open[bar], b.ts_close[bar])
@@ -278,7 +281,7 @@ class Backtest:
             },
             columns=list(FILLS_COLUMNS),
         )
-        o = olog[: int(acct[V.NO])].copy()
+        o = olog[: int(acct[V.NO])]  # this run's own table: no copy
         meta = {"params": params.tolist()}
         return BacktestResult(status, eq, fr, lambda: _orders_frame(b, o), self.data, meta, n_done)
 
@@ -310,7 +313,22 @@ def _orders_frame(b: Any, o: npt.NDArray[np.float64]) -> pd.DataFrame:
     )
 
 
-def _grow(a: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    out = np.zeros((2 * a.shape[0], a.shape[1]))
-    out[: a.shape[0]] = a
+def _grow(a: npt.NDArray[np.float64], used: int) -> npt.NDArray[np.float64]:
+    """Twice the rows of ``a``, its first ``used`` rows copied (the rest is never read
+    before the venue writes it)."""
+    out = np.empty((2 * a.shape[0], a.shape[1]))
+    out[:used] = a[:used]
     return out
+
+
+def _utc_index(ts: npt.NDArray[np.int64], name: str) -> pd.DatetimeIndex:
+    """UTC ``DatetimeIndex`` over int64 ns timestamps without copying them.
+
+    pandas' public constructors localise naive values to UTC through a full copy (about
+    30 ms per 10M bars); the values already are UTC, so wrap them as they are."""
+    values = np.asarray(ts, dtype=np.int64).view("M8[ns]")
+    try:
+        arr = pd.arrays.DatetimeArray._simple_new(values, dtype=pd.DatetimeTZDtype("ns", "UTC"))
+        return pd.DatetimeIndex(arr, name=name, copy=False)
+    except (AttributeError, TypeError):  # pandas without the private constructor
+        return pd.DatetimeIndex(values, name=name).tz_localize("UTC")

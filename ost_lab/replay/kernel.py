@@ -30,7 +30,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any, cast
+from typing import Any
 
 import numba
 import numpy as np
@@ -46,28 +46,27 @@ from ost_lab.replay.broker import submit_fraction
 __all__ = ["KernelStrategy", "order", "runner_for"]
 
 F64 = npt.NDArray[np.float64]
-_RUNNER_VERSION = "1"
+_RUNNER_VERSION = "2"
 
-_TEMPLATE = '''"""Generated replay loop for kernel {name} (ost_lab.replay.kernel)."""
-from ost_lab.replay._numba import jit
-from ost_lab.replay.venue import EQUITY, CASH, POS, MULT, NW, NF, NO, match_orders, submit
-
-kernel = None  # bound by ost_lab.replay.kernel before the first call
-
-
-@jit
-def run_chunk(i0, i1, o, h, lo, c, v, acct, state, params, out, ords, olog, fills, cfg, equity,
-              room):
+# One replay loop, emitted twice: ``run_chunk`` without numba's reference-counting runtime
+# (fast: no atomic increments per array hand-over) and ``run_chunk_nrt`` with it, used only
+# for kernels that allocate arrays (they do not compile without the runtime).
+_LOOP = """
+@{deco}
+def {fn}(i0, i1, o, h, lo, c, v, acct, state, params, out, ords, olog, fills, cfg, equity,
+         room):
     mult = cfg[MULT]
     for i in range(i0, i1):
+        if (i & 7) == 0:  # fills read the open of the bar after a signal: fetch opens ahead
+            prefetch(o, i + 64)
         busy = acct[NW] > 0
         if busy:
-            match_orders(i, o[i], h[i], lo[i], c[i], v[i], ords, olog, fills, acct, cfg)
+            match_orders(i, o, h, lo, c, v, ords, olog, fills, acct, cfg)
         eq = acct[CASH] + acct[POS] * c[i] * mult
         acct[EQUITY] = eq
         n = kernel(i, o, h, lo, c, v, acct, state, params, out)
         if n > 0:
-            submit(i, n, o[i], c[i], v[i], out, ords, olog, fills, acct, cfg)
+            submit(i, n, c[i], v, out, ords, olog, fills, acct, cfg)
             eq = acct[CASH] + acct[POS] * c[i] * mult
             acct[EQUITY] = eq
             busy = True
@@ -75,9 +74,19 @@ def run_chunk(i0, i1, o, h, lo, c, v, acct, state, params, out, ords, olog, fill
         if busy and (acct[NF] > room[0] or acct[NO] > room[1] or acct[NW] > room[2]):
             return i + 1
     return i1
-'''
+"""
 
-_RUNNERS: dict[Any, ModuleType] = {}
+_TEMPLATE = (
+    '"""Generated replay loop for kernel {name} (ost_lab.replay.kernel)."""\n'
+    "from ost_lab.replay._numba import jit, prefetch, vjit\n"
+    "from ost_lab.replay.venue import EQUITY, CASH, POS, MULT, NW, NF, NO, match_orders, submit\n"
+    "\n"
+    "kernel = None  # bound by ost_lab.replay.kernel before the first call\n"
+    + _LOOP.format(deco="vjit", fn="run_chunk")
+    + _LOOP.format(deco="jit", fn="run_chunk_nrt")
+)
+
+_RUNNERS: dict[Any, Callable[..., int]] = {}
 
 
 def _kernel_key(kernel: Any) -> str:
@@ -105,10 +114,28 @@ def _venue_digest() -> bytes:
     return h.digest()
 
 
+class _Runner:
+    """Calls the runtime-free loop; if the kernel needs numba's runtime (it allocates, so the
+    first call fails to compile), switches to the loop compiled with it, for good."""
+
+    def __init__(self, mod: ModuleType) -> None:
+        self.mod = mod
+        self.fn: Any = mod.run_chunk
+
+    def __call__(self, *args: Any) -> int:
+        try:
+            return int(self.fn(*args))
+        except numba.core.errors.NumbaError:
+            if self.fn is self.mod.run_chunk_nrt or self.fn.signatures:
+                raise
+            self.fn = self.mod.run_chunk_nrt
+            return int(self.fn(*args))
+
+
 def runner_for(kernel: Any) -> Callable[..., int]:
     """The jitted replay loop specialised to ``kernel`` (generated once, cached on disk)."""
-    mod = _RUNNERS.get(kernel)
-    if mod is None:
+    run = _RUNNERS.get(kernel)
+    if run is None:
         name = getattr(kernel, "__name__", "kernel")
         modname = f"ost_lab_replay_run_{_kernel_key(kernel)}"
         folder = cache_dir() / "replay_runners"
@@ -128,8 +155,8 @@ def runner_for(kernel: Any) -> Callable[..., int]:
         # costs more than a small kernel's body
         inline = numba.njit(inline="always")(getattr(kernel, "py_func", kernel))
         setattr(mod, "kernel", inline)  # noqa: B010  (bound before the first compile)
-        _RUNNERS[kernel] = mod
-    return cast(Callable[..., int], mod.run_chunk)
+        run = _RUNNERS[kernel] = _Runner(mod)
+    return run
 
 
 @jit

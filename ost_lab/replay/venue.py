@@ -2,7 +2,8 @@
 
 hftbacktest style: no objects, the state is a few arrays a jitted loop mutates in place. Price
 rules are core's (:mod:`ost_lab.core.matching`, compiled by :mod:`._numba`), commission,
-slippage and fill-time sizing are this package's scalar functions jitted: the event-loop venue
+slippage and fill-time sizing are this package's scalar functions jitted (without numba's
+reference-counting runtime, see :mod:`._numba`): the event-loop venue
 (:mod:`.broker`) calls the very same functions un-jitted, so both give identical fills.
 
 Layouts (column indices are module constants):
@@ -24,7 +25,7 @@ import numpy.typing as npt
 from ost_lab.replay import commission as _commission
 from ost_lab.replay import sizing as _sizing
 from ost_lab.replay import slippage as _slippage
-from ost_lab.replay._numba import M, jit
+from ost_lab.replay._numba import M, vjit
 
 F64 = npt.NDArray[np.float64]
 
@@ -51,21 +52,21 @@ GTC, IOC, FOK = 0.0, 1.0, 2.0
 WORKING, FILLED, CANCELED = 0.0, 1.0, 2.0
 CANCEL_ALL = -1.0  # a kernel row with TYPE = CANCEL_ALL cancels every working order
 
-fee = jit(_commission.fee)
-slipped_price = jit(_slippage.slipped_price)
-fraction_qty = jit(_sizing.fraction_qty)
+fee = vjit(_commission.fee)
+slipped_price = vjit(_slippage.slipped_price)
+fraction_qty = vjit(_sizing.fraction_qty)
 _match_bar = M["match_bar"]
 _fill_quantity = M["fill_quantity"]
 _trail_init = M["trailing_stop_init"]
 _trail_update = M["trailing_stop_update"]
 
 
-@jit
+@vjit
 def _is_slipped(typ: int) -> bool:
     return typ == 0 or typ == 2 or typ == 4 or typ == 6
 
 
-@jit
+@vjit
 def book_fill(
     i: int, at_open: bool, k: int, qty: float, price: float,
     ords: F64, olog: F64, fills: F64, acct: F64, cfg: F64,
@@ -93,7 +94,7 @@ def book_fill(
         olog[oid, O_STATUS] = FILLED
 
 
-@jit
+@vjit
 def try_fill(
     i: int, k: int, price: float, at_open: bool, volume: float, pool: float,
     ords: F64, olog: F64, fills: F64, acct: F64, cfg: F64,
@@ -126,43 +127,70 @@ def try_fill(
     return pool - qty
 
 
-@jit
+@vjit
+def _bar_volume(i: int, v: F64, cfg: F64) -> float:
+    """Bar ``i``'s volume if the venue uses it (volume cap, square-root impact), else 0.0.
+
+    Both uses give the same result with 0.0 when they are off; skipping the load keeps a
+    sparse, cache-missing read of ``v`` off the per-order path."""
+    if cfg[VOL_FRAC] > 0.0 or int(cfg[SLIP_KIND]) == _slippage.SQRT_IMPACT:
+        return v[i]
+    return 0.0
+
+
+@vjit
 def match_orders(
-    i: int, o: float, h: float, lo: float, c: float, v: float,
+    i: int, o: F64, h: F64, lo: F64, c: F64, v: F64,
     ords: F64, olog: F64, fills: F64, acct: F64, cfg: F64,
 ) -> None:  # fmt: skip
     """Match every active working order against bar ``i``, in submission order, sharing one
-    pool of liquidity (``cfg[VOL_FRAC]`` of the bar's volume), then drop finished orders."""
+    pool of liquidity (``cfg[VOL_FRAC]`` of the bar's volume), then drop finished orders.
+
+    Market orders need only the open: high, low and close are read for other types only."""
     nw = int(acct[NW])
-    pool = _fill_quantity(1e300, v, cfg[VOL_FRAC], cfg[LOT])
+    vol = _bar_volume(i, v, cfg)
+    pool = _fill_quantity(1e300, vol, cfg[VOL_FRAC], cfg[LOT])
+    op = o[i]
+    hi = lw = cl = math.nan
+    changed = False  # anything filled or finished: compact (and recount PENDING)
     for k in range(nw):
         if ords[k, ACTIVE] > i:
             continue
         side = int(ords[k, SIDE])
         typ = int(ords[k, TYPE])
-        if typ == 6 and math.isnan(ords[k, STOP]):
-            ords[k, STOP] = _trail_init(side, o, ords[k, TRAIL], ords[k, TRAIL_PCT] > 0)
-        price, trig = _match_bar(
-            side, typ, ords[k, LIMIT], ords[k, STOP], ords[k, TRIG] > 0, o, h, lo, c
-        )
+        if typ == 0:  # market: what _match_bar returns, without loading the bar's range
+            price = op
+            trig = True
+        else:
+            if math.isnan(hi):
+                hi, lw, cl = h[i], lo[i], c[i]
+            if typ == 6 and math.isnan(ords[k, STOP]):
+                ords[k, STOP] = _trail_init(side, op, ords[k, TRAIL], ords[k, TRAIL_PCT] > 0)
+            price, trig = _match_bar(
+                side, typ, ords[k, LIMIT], ords[k, STOP], ords[k, TRIG] > 0, op, hi, lw, cl
+            )
         ords[k, TRIG] = 1.0 if trig else 0.0
         if not math.isnan(price):
-            pool = try_fill(i, k, price, price == o, v, pool, ords, olog, fills, acct, cfg)
+            pool = try_fill(i, k, price, price == op, vol, pool, ords, olog, fills, acct, cfg)
+            changed = True
         oid = int(ords[k, OID])
         if olog[oid, O_STATUS] != WORKING:
             ords[k, QTY] = 0.0
+            changed = True
             continue
         if typ == 6:
             ords[k, STOP] = _trail_update(
-                side, ords[k, STOP], ords[k, TRAIL], ords[k, TRAIL_PCT] > 0, h, lo
+                side, ords[k, STOP], ords[k, TRAIL], ords[k, TRAIL_PCT] > 0, hi, lw
             )
         if ords[k, TIF] != GTC:
             olog[oid, O_STATUS] = CANCELED
             ords[k, QTY] = 0.0
-    compact(ords, acct)
+            changed = True
+    if changed:
+        compact(ords, acct)
 
 
-@jit
+@vjit
 def compact(ords: F64, acct: F64) -> None:
     """Remove finished working orders (leaves 0), keeping submission order; update PENDING."""
     nw = int(acct[NW])
@@ -171,7 +199,8 @@ def compact(ords: F64, acct: F64) -> None:
     for k in range(nw):
         if ords[k, QTY] > 0.0:
             if j != k:
-                ords[j, :] = ords[k, :]
+                for col in range(W_COLS):
+                    ords[j, col] = ords[k, col]
             if ords[j, MODE] == QTY_UNITS:
                 pending += ords[j, SIDE] * ords[j, QTY]
             j += 1
@@ -179,13 +208,14 @@ def compact(ords: F64, acct: F64) -> None:
     acct[PENDING] = pending
 
 
-@jit
+@vjit
 def submit(
-    i: int, n: int, o: float, c: float, v: float, out: F64,
+    i: int, n: int, c: float, v: F64, out: F64,
     ords: F64, olog: F64, fills: F64, acct: F64, cfg: F64,
 ) -> None:  # fmt: skip
-    """Accept the ``n`` orders a strategy emitted at bar ``i``'s close. Same-close timing fills
-    market orders now at the close; everything else starts working at bar ``i + 1 + latency``."""
+    """Accept the ``n`` orders a strategy emitted at bar ``i``'s close (``c``). Same-close timing
+    fills market orders now at the close; everything else starts working at bar
+    ``i + 1 + latency``. ``v`` is the volume column (read only when the venue needs it)."""
     for r in range(n):
         if out[r, TYPE] == CANCEL_ALL:
             for k in range(int(acct[NW])):
@@ -215,7 +245,8 @@ def submit(
             ords[nw, STOP] = _trail_init(int(out[r, SIDE]), c, out[r, TRAIL], out[r, TRAIL_PCT] > 0)
         acct[NW] = nw + 1
         if cfg[SAME_CLOSE] > 0 and out[r, TYPE] == 0 and cfg[LATENCY] == 0:
-            try_fill(i, nw, c, False, v, 1e300, ords, olog, fills, acct, cfg)
+            vol = _bar_volume(i, v, cfg)
+            try_fill(i, nw, c, False, vol, 1e300, ords, olog, fills, acct, cfg)
             if olog[oid, O_STATUS] != WORKING:
                 ords[nw, QTY] = 0.0
     compact(ords, acct)

@@ -1,0 +1,61 @@
+"""The kernel replay loop's machinery: kernels that allocate (numba's runtime), growing tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from replay_helpers import bars
+
+from ost_lab.replay import Backtest, order
+from ost_lab.replay._numba import jit
+from ost_lab.replay.kernel import runner_for
+
+
+@jit
+def _alloc_kernel(i, o, h, lo, c, v, acct, state, params, out):  # type: ignore[no-untyped-def]
+    """Buys one unit on even bars, sells it on odd ones, via a freshly allocated array."""
+    side = np.zeros(1)
+    side[0] = 1.0 if i % 2 == 0 else -1.0
+    return order(out, 0, side[0], 1.0)
+
+
+@jit
+def _busy_kernel(i, o, h, lo, c, v, acct, state, params, out):  # type: ignore[no-untyped-def]
+    """Three market orders every bar (two buys, one sell of two): many orders and fills."""
+    n = order(out, 0, 1.0, 1.0)
+    n = order(out, n, 1.0, 1.0)
+    return order(out, n, -1.0, 2.0)
+
+
+def _walk(n: int) -> pd.DataFrame:
+    rng = np.random.default_rng(5)
+    c = 100 + np.cumsum(rng.normal(0, 0.3, n))
+    o = np.concatenate([[100.0], c[:-1]])
+    rows = [(a, max(a, b) + 0.1, min(a, b) - 0.1, b, 1e3) for a, b in zip(o, c, strict=True)]
+    return bars(rows)
+
+
+def _same(k: pd.DataFrame, e: pd.DataFrame) -> None:
+    cols = ["ts", "qty", "price", "commission"]
+    pd.testing.assert_frame_equal(k[cols], e[cols], check_exact=True)
+
+
+def test_allocating_kernel_runs_with_numbas_runtime() -> None:
+    df = _walk(50)
+    k = Backtest(df, _alloc_kernel, commission=0.001).run()
+    e = Backtest(df, _alloc_kernel, commission=0.001, engine="event").run()
+    assert len(k.fills) == 49  # every bar's order fills at the next open
+    assert runner_for(_alloc_kernel).fn.py_func.__name__ == "run_chunk_nrt"  # type: ignore[attr-defined]
+    assert runner_for(_busy_kernel).fn.py_func.__name__ == "run_chunk"  # type: ignore[attr-defined]
+    _same(k.fills, e.fills)
+    pd.testing.assert_series_equal(k.equity, e.equity, check_exact=True)
+
+
+def test_tables_grow_past_their_first_capacity() -> None:
+    df = _walk(3000)  # 9,000 orders and fills: more than the first capacity (4,096 + n / 8)
+    k = Backtest(df, _busy_kernel, slippage=2.0).run(chunk_bars=700)
+    assert len(k.orders) == 3 * 3000 and (k.orders["status"].iloc[:-3] == "FILLED").all()
+    assert len(k.fills) == 3 * 2999
+    e = Backtest(df, _busy_kernel, slippage=2.0, engine="event").run()
+    _same(k.fills, e.fills)
+    pd.testing.assert_series_equal(k.equity, e.equity, check_exact=True)
