@@ -209,3 +209,27 @@ def test_two_instruments_in_one_file_and_record_numbers(sm: Secmaster, tmp_path:
         np.testing.assert_array_equal(
             np.stack([got.ts, got.open, got.high, got.low, got.close, got.volume]), cols
         )
+
+
+def test_back_to_back_bulk_ingests_are_all_checkpointed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(wal, "BULK_BYTES", 1000)
+    db = tmp_path / "sm.sqlite"
+    with Secmaster(db) as sm:
+        for k in range(3):  # later requests arrive while a checkpoint may still be running
+            cols = _walk(5000, seed=k, t0=(1_700_000_000 + k * 10**8) * 10**9)
+            assert sm.ingest_dbn(_dbn_file(tmp_path / f"{k}.dbn", cols, iid=20 + k)).bars == 5000
+        sm.wait_checkpoint()
+        ro = sqlite3.connect(f"file:{db}?immutable=1", uri=True)
+        assert ro.execute("SELECT count(*) FROM ohlcv").fetchone() == (15_000,)
+        ro.close()
+
+
+def test_a_failed_background_checkpoint_is_only_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    wal.checkpoint_in_background(str(tmp_path / "missing-dir" / "x.sqlite"))
+    wal.wait()
+    assert "background WAL checkpoint" in caplog.text
+    assert not wal._threads
