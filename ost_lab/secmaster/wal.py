@@ -24,6 +24,8 @@ BULK_BYTES = 4 << 20
 """Writes of at least this many input bytes count as bulk (about 1000 WAL pages of 4 KiB)."""
 _CACHE_PER_BYTE = 2
 """Page cache per input byte during a bulk write (a 1m bar is ~56 B of DBN, ~60 B stored)."""
+_CACHE_MAX = 512 << 20
+"""Cap of that cache: bigger transactions spill pages to the WAL before their commit."""
 
 _lock = threading.Lock()
 _threads: dict[str, threading.Thread] = {}
@@ -95,7 +97,7 @@ def bulk_write(conn: sqlite3.Connection, nbytes: int) -> Iterator[None]:
         return
     cache = int(conn.execute("PRAGMA cache_size").fetchone()[0])
     auto = int(conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
-    want = -(_CACHE_PER_BYTE * nbytes // 1024)  # negative: KiB
+    want = -(min(_CACHE_PER_BYTE * nbytes, _CACHE_MAX) // 1024)  # negative: KiB
     conn.execute(f"PRAGMA cache_size = {min(want, cache)}")
     conn.execute("PRAGMA wal_autocheckpoint = 0")
     try:
