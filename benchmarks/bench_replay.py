@@ -67,18 +67,24 @@ def _best_pair(a: Callable[[], Any], b: Callable[[], Any], repeat: int) -> tuple
     return ta, tb
 
 
-@jit
-def hand_loop(o, c, cash, fee_bps, slip_bps):  # type: ignore[no-untyped-def]
+def hand_loop(
+    o: np.ndarray, c: np.ndarray, cash: float, fee_bps: float, slip_bps: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The anchor: SMA(10, 20) cross, all-in long at the next open, fees and slippage, written
     by hand. Same work and arithmetic as the kernel replay (same SMA running sums, sizing as
     ``replay.sizing.fraction_qty``, fee as ``replay.commission.fee``), so the final equity is
-    bit-identical; it returns its equity curve and fill log (bar, qty, price, fee) as arrays."""
+    bit-identical; returns its equity curve and fill log (bar, qty, price, fee). Its output
+    arrays come from numpy, as the replay's do (same allocator, same page-fault cost)."""
     n = c.shape[0]
-    equity = np.empty(n)
+    equity, f_qty, f_px, f_fee = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
     f_bar = np.empty(n, dtype=np.int64)
-    f_qty = np.empty(n)
-    f_px = np.empty(n)
-    f_fee = np.empty(n)
+    nf = _hand_loop(o, c, cash, fee_bps, slip_bps, equity, f_bar, f_qty, f_px, f_fee)
+    return equity, f_bar[:nf], f_qty[:nf], f_px[:nf], f_fee[:nf]
+
+
+@jit
+def _hand_loop(o, c, cash, fee_bps, slip_bps, equity, f_bar, f_qty, f_px, f_fee):  # type: ignore[no-untyped-def]
+    n = c.shape[0]
     nf = 0
     sf = 0.0
     ss = 0.0
@@ -116,7 +122,7 @@ def hand_loop(o, c, cash, fee_bps, slip_bps):  # type: ignore[no-untyped-def]
         pf = f
         ps = s
         equity[i] = cash + pos * x
-    return equity, f_bar[:nf], f_qty[:nf], f_px[:nf], f_fee[:nf]
+    return nf
 
 
 def python_loop(o: list[float], c: list[float], cash: float) -> list[float]:
@@ -265,7 +271,7 @@ def run(quick: bool) -> list[Row]:
         raise AssertionError(f"hand loop {eq[-1]!r} != kernel replay {res.final_equity!r}")
     del res, eq
     t_hand, t_kernel = _best_pair(
-        lambda: hand_loop(o, c, 1e6, FEE_BPS, SLIP_BPS), lambda: bt.run(params=PARAMS), 5
+        lambda: hand_loop(o, c, 1e6, FEE_BPS, SLIP_BPS), lambda: bt.run(params=PARAMS), 7
     )
     hand, kernel = len(c) / t_hand, len(c) / t_kernel
     label = f"kernel SMA cross, {n_kernel / 1e6:g}M 1m bars, fees+slippage"

@@ -2,7 +2,7 @@
 
 hftbacktest style: no objects, the state is a few arrays a jitted loop mutates in place. Price
 rules are core's (:mod:`ost_lab.core.matching`, compiled by :mod:`._numba`), commission,
-slippage and fill-time sizing are this package's scalar functions jitted (without numba's
+slippage and fill-time sizing are this package's scalar functions jitted (inlined, without numba's
 reference-counting runtime, see :mod:`._numba`): the event-loop venue
 (:mod:`.broker`) calls the very same functions un-jitted, so both give identical fills.
 
@@ -25,7 +25,7 @@ import numpy.typing as npt
 from ost_lab.replay import commission as _commission
 from ost_lab.replay import sizing as _sizing
 from ost_lab.replay import slippage as _slippage
-from ost_lab.replay._numba import M, vjit
+from ost_lab.replay._numba import M, vjit_inline
 
 F64 = npt.NDArray[np.float64]
 
@@ -52,21 +52,21 @@ GTC, IOC, FOK = 0.0, 1.0, 2.0
 WORKING, FILLED, CANCELED = 0.0, 1.0, 2.0
 CANCEL_ALL = -1.0  # a kernel row with TYPE = CANCEL_ALL cancels every working order
 
-fee = vjit(_commission.fee)
-slipped_price = vjit(_slippage.slipped_price)
-fraction_qty = vjit(_sizing.fraction_qty)
+fee = vjit_inline(_commission.fee)
+slipped_price = vjit_inline(_slippage.slipped_price)
+fraction_qty = vjit_inline(_sizing.fraction_qty)
 _match_bar = M["match_bar"]
 _fill_quantity = M["fill_quantity"]
 _trail_init = M["trailing_stop_init"]
 _trail_update = M["trailing_stop_update"]
 
 
-@vjit
+@vjit_inline
 def _is_slipped(typ: int) -> bool:
     return typ == 0 or typ == 2 or typ == 4 or typ == 6
 
 
-@vjit
+@vjit_inline
 def book_fill(
     i: int, at_open: bool, k: int, qty: float, price: float,
     ords: F64, olog: F64, fills: F64, acct: F64, cfg: F64,
@@ -94,7 +94,7 @@ def book_fill(
         olog[oid, O_STATUS] = FILLED
 
 
-@vjit
+@vjit_inline
 def try_fill(
     i: int, k: int, price: float, at_open: bool, volume: float, pool: float,
     ords: F64, olog: F64, fills: F64, acct: F64, cfg: F64,
@@ -127,7 +127,7 @@ def try_fill(
     return pool - qty
 
 
-@vjit
+@vjit_inline
 def _bar_volume(i: int, v: F64, cfg: F64) -> float:
     """Bar ``i``'s volume if the venue uses it (volume cap, square-root impact), else 0.0.
 
@@ -138,7 +138,7 @@ def _bar_volume(i: int, v: F64, cfg: F64) -> float:
     return 0.0
 
 
-@vjit
+@vjit_inline
 def match_orders(
     i: int, o: F64, h: F64, lo: F64, c: F64, v: F64,
     ords: F64, olog: F64, fills: F64, acct: F64, cfg: F64,
@@ -190,7 +190,7 @@ def match_orders(
         compact(ords, acct)
 
 
-@vjit
+@vjit_inline
 def compact(ords: F64, acct: F64) -> None:
     """Remove finished working orders (leaves 0), keeping submission order; update PENDING."""
     nw = int(acct[NW])
@@ -208,7 +208,7 @@ def compact(ords: F64, acct: F64) -> None:
     acct[PENDING] = pending
 
 
-@vjit
+@vjit_inline
 def submit(
     i: int, n: int, c: float, v: F64, out: F64,
     ords: F64, olog: F64, fills: F64, acct: F64, cfg: F64,
