@@ -15,14 +15,31 @@ Fill conventions (all conservative: never a price the order could not get):
 * STOP buy: open if open >= stop (a gap through the stop fills at the open, never better than the
   trigger), else stop if high >= stop. Sell mirrors.
 * STOP_LIMIT: triggers like a STOP. If triggered at the open the whole bar is reachable and the
-  limit rule applies to the bar. If triggered intrabar, only prices between the trigger and the
-  close are known to trade after the trigger: a buy fills at the trigger if trigger <= limit,
-  else at the limit if close <= limit, else it stays working (triggered) for later bars.
+  limit rule applies to the bar. If triggered intrabar, only prices known to trade after the
+  trigger count (see the intrabar path below): a buy fills at the trigger if trigger <= limit,
+  else at the limit if a price <= limit trades after the trigger, else it stays working
+  (triggered) for later bars.
 * MARKET_IF_TOUCHED buy (trigger below market): open if open <= trigger else trigger if
   low <= trigger. Sell mirrors.
 * LIMIT_IF_TOUCHED: triggers like MIT, then behaves like STOP_LIMIT after its trigger.
-* TRAILING_STOP: a STOP at the current trailing level; the level is updated from the bar's
-  extreme only *after* the bar was checked (the high may have come after the low).
+* TRAILING_STOP: a STOP at the current trailing level, ratcheted within the bar as the
+  intrabar path allows (below); after the bar the level is ratcheted by the bar's extreme.
+
+Intrabar path (``path``: the order in which a bar's prices traded; a bar only tells the open,
+high, low and close):
+
+* ``PESSIMISTIC`` (0, the default): no order is assumed. After an intrabar trigger only the
+  trigger and the close are known to trade; a trailing stop is checked against its level from
+  before the bar (the high may have come after the low).
+* ``BAR_DIRECTION`` (1): the bar traded open -> low -> high -> close when close >= open, else
+  open -> high -> low -> close, through every price in between. After an intrabar trigger every
+  price on the rest of that path counts (a down bar that triggers a buy stop-limit on the way
+  to its high then trades down to its low: the limit fills if low <= limit). A trailing stop
+  ratchets along favourable legs and fills at its level on the first adverse leg that reaches
+  it (a down bar ratchets a sell trailing stop at its high, then may fill it on the way down).
+
+Path-independent prices (market, limit, stop, MIT, every gap at the open) are the same under
+both. Several orders touched by one bar are still matched in submission order.
 """
 
 from __future__ import annotations
@@ -33,7 +50,10 @@ from collections.abc import Callable
 from typing import Any
 
 __all__ = [
+    "BAR_DIRECTION",
     "MARKET",
+    "PESSIMISTIC",
+    "after_trigger_range",
     "fill_limit",
     "fill_limit_after_trigger",
     "fill_limit_if_touched",
@@ -41,6 +61,7 @@ __all__ = [
     "fill_quantity",
     "fill_stop",
     "fill_stop_limit",
+    "fill_trailing_stop",
     "is_expired",
     "match_bar",
     "njit_all",
@@ -59,6 +80,10 @@ STOP_LIMIT = 3
 MARKET_IF_TOUCHED = 4
 LIMIT_IF_TOUCHED = 5
 TRAILING_STOP = 6
+
+# Intrabar path assumptions (see the module docstring).
+PESSIMISTIC = 0
+BAR_DIRECTION = 1
 
 
 def fill_limit(side: int, limit: float, o: float, h: float, lo: float) -> float:
@@ -96,19 +121,48 @@ def fill_market_if_touched(side: int, trigger: float, o: float, h: float, lo: fl
     return fill_limit(side, trigger, o, h, lo)
 
 
-def fill_limit_after_trigger(side: int, limit: float, trigger: float, c: float) -> float:
-    """Limit fill using only prices known to trade after an intrabar trigger: [trigger, close]."""
+def after_trigger_range(
+    trigger: float, o: float, h: float, lo: float, c: float, path: int
+) -> tuple[float, float]:
+    """(lowest, highest) price known to trade after the bar first reaches ``trigger`` intrabar.
+
+    ``PESSIMISTIC``: the trigger and the close. ``BAR_DIRECTION``: the trigger and every later
+    point of the path open -> low -> high -> close (up bar) or open -> high -> low -> close."""
+    lo_a = trigger if trigger < c else c
+    hi_a = trigger if trigger > c else c
+    if path != BAR_DIRECTION:
+        return lo_a, hi_a
+    p1, p2 = (lo, h) if c >= o else (h, lo)
+    if (o <= trigger <= p1) or (p1 <= trigger <= o):  # reached on the first leg
+        lo_a, hi_a = min(lo_a, p1, p2), max(hi_a, p1, p2)
+    elif (p1 <= trigger <= p2) or (p2 <= trigger <= p1):  # on the second leg
+        lo_a, hi_a = min(lo_a, p2), max(hi_a, p2)
+    return lo_a, hi_a
+
+
+def fill_limit_after_trigger(
+    side: int, limit: float, trigger: float, lo_after: float, hi_after: float
+) -> float:
+    """Limit fill using only prices known to trade after an intrabar trigger, which span
+    [``lo_after``, ``hi_after``] (:func:`after_trigger_range`)."""
     if side > 0:
         if trigger <= limit:
             return trigger
-        if c <= limit:
+        if lo_after <= limit:
             return limit
         return NAN
     if trigger >= limit:
         return trigger
-    if c >= limit:
+    if hi_after >= limit:
         return limit
     return NAN
+
+
+def _fill_after(
+    side: int, limit: float, trigger: float, o: float, h: float, lo: float, c: float, path: int
+) -> float:
+    lo_a, hi_a = after_trigger_range(trigger, o, h, lo, c, path)
+    return fill_limit_after_trigger(side, limit, trigger, lo_a, hi_a)
 
 
 def fill_stop_limit(
@@ -120,6 +174,7 @@ def fill_stop_limit(
     h: float,
     lo: float,
     c: float,
+    path: int = PESSIMISTIC,
 ) -> tuple[float, bool]:
     """Stop-limit against a bar: (price or nan, triggered after this bar)."""
     if triggered:
@@ -128,12 +183,12 @@ def fill_stop_limit(
         if o >= stop:
             return fill_limit(side, limit, o, h, lo), True
         if h >= stop:
-            return fill_limit_after_trigger(side, limit, stop, c), True
+            return _fill_after(side, limit, stop, o, h, lo, c, path), True
         return NAN, False
     if o <= stop:
         return fill_limit(side, limit, o, h, lo), True
     if lo <= stop:
-        return fill_limit_after_trigger(side, limit, stop, c), True
+        return _fill_after(side, limit, stop, o, h, lo, c, path), True
     return NAN, False
 
 
@@ -146,6 +201,7 @@ def fill_limit_if_touched(
     h: float,
     lo: float,
     c: float,
+    path: int = PESSIMISTIC,
 ) -> tuple[float, bool]:
     """Limit-if-touched (buy trigger below market): (price or nan, triggered after this bar)."""
     if triggered:
@@ -154,12 +210,12 @@ def fill_limit_if_touched(
         if o <= trigger:
             return fill_limit(side, limit, o, h, lo), True
         if lo <= trigger:
-            return fill_limit_after_trigger(side, limit, trigger, c), True
+            return _fill_after(side, limit, trigger, o, h, lo, c, path), True
         return NAN, False
     if o >= trigger:
         return fill_limit(side, limit, o, h, lo), True
     if h >= trigger:
-        return fill_limit_after_trigger(side, limit, trigger, c), True
+        return _fill_after(side, limit, trigger, o, h, lo, c, path), True
     return NAN, False
 
 
@@ -180,6 +236,46 @@ def trailing_stop_update(
     return cand if cand < stop else stop
 
 
+def _trail_leg(
+    side: int, level: float, offset: float, is_percent: bool, a: float, b: float
+) -> tuple[float, float]:
+    """One straight leg a -> b of the path: (fill price or nan, trailing level after it)."""
+    if side < 0:
+        if b < a:  # falling: the level holds and may be reached
+            return (level if b <= level else NAN), level
+        return NAN, trailing_stop_update(side, level, offset, is_percent, b, b)
+    if b > a:
+        return (level if b >= level else NAN), level
+    return NAN, trailing_stop_update(side, level, offset, is_percent, b, b)
+
+
+def fill_trailing_stop(
+    side: int,
+    stop: float,
+    offset: float,
+    is_percent: bool,
+    o: float,
+    h: float,
+    lo: float,
+    c: float,
+    path: int = PESSIMISTIC,
+) -> float:
+    """Trailing stop at level ``stop`` against a bar: price or nan. ``PESSIMISTIC``: a stop at
+    the level from before the bar. ``BAR_DIRECTION``: walks the bar's path, ratcheting the level
+    on favourable legs and filling at it on the first adverse leg that reaches it."""
+    if path != BAR_DIRECTION:
+        return fill_stop(side, stop, o, h, lo)
+    if (side < 0 and o <= stop) or (side > 0 and o >= stop):
+        return o
+    p1, p2 = (lo, h) if c >= o else (h, lo)
+    price, level = _trail_leg(side, stop, offset, is_percent, o, p1)
+    if math.isnan(price):
+        price, level = _trail_leg(side, level, offset, is_percent, p1, p2)
+    if math.isnan(price):
+        price, level = _trail_leg(side, level, offset, is_percent, p2, c)
+    return price
+
+
 def match_bar(
     side: int,
     order_type: int,
@@ -190,11 +286,15 @@ def match_bar(
     h: float,
     lo: float,
     c: float,
+    path: int = PESSIMISTIC,
+    trail: float = NAN,
+    trail_pct: bool = False,
 ) -> tuple[float, bool]:
     """Dispatch on ``order_type``: (fill price or nan, triggered after this bar).
 
-    For TRAILING_STOP pass the current trailing level as ``stop`` and call
-    :func:`trailing_stop_update` afterwards if it did not fill.
+    ``path``: the intrabar path assumption (``PESSIMISTIC`` or ``BAR_DIRECTION``). For
+    TRAILING_STOP pass the current trailing level as ``stop`` and its offset as ``trail`` /
+    ``trail_pct``, and call :func:`trailing_stop_update` afterwards if it did not fill.
     """
     if order_type == MARKET:
         return o, True
@@ -203,13 +303,13 @@ def match_bar(
     if order_type == STOP:
         return fill_stop(side, stop, o, h, lo), False
     if order_type == TRAILING_STOP:
-        return fill_stop(side, stop, o, h, lo), False
+        return fill_trailing_stop(side, stop, trail, trail_pct, o, h, lo, c, path), False
     if order_type == STOP_LIMIT:
-        return fill_stop_limit(side, stop, limit, triggered, o, h, lo, c)
+        return fill_stop_limit(side, stop, limit, triggered, o, h, lo, c, path)
     if order_type == MARKET_IF_TOUCHED:
         return fill_market_if_touched(side, stop, o, h, lo), False
     if order_type == LIMIT_IF_TOUCHED:
-        return fill_limit_if_touched(side, stop, limit, triggered, o, h, lo, c)
+        return fill_limit_if_touched(side, stop, limit, triggered, o, h, lo, c, path)
     return NAN, False
 
 
@@ -248,11 +348,15 @@ _ORDER = (
     "fill_limit",
     "fill_stop",
     "fill_market_if_touched",
+    "after_trigger_range",
     "fill_limit_after_trigger",
+    "_fill_after",
     "fill_stop_limit",
     "fill_limit_if_touched",
     "trailing_stop_init",
     "trailing_stop_update",
+    "_trail_leg",
+    "fill_trailing_stop",
     "match_bar",
     "slip",
     "fill_quantity",

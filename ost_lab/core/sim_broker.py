@@ -52,6 +52,9 @@ class Commission:
 class SimulatedBroker:
     """Implements :class:`~ost_lab.core.broker.Broker` with simulated fills."""
 
+    #: Intrabar path assumed by the fill rules (``matching.PESSIMISTIC`` / ``BAR_DIRECTION``).
+    intrabar: int = matching.PESSIMISTIC
+
     def __init__(
         self,
         instruments: Mapping[str, Instrument] | None = None,
@@ -165,9 +168,11 @@ class SimulatedBroker:
             o = h = lo = c = quote
         if order.type is OrderType.TRAILING_STOP and math.isnan(order.stop_price):
             order.stop_price = self._trail_init(order, o)
+        pct = order.trailing_offset_type is TrailingOffsetType.PERCENT
         price, trig = matching.match_bar(
-            side, int(order.type), order.limit_price, order.stop_price, order.triggered, o, h, lo, c
-        )
+            side, int(order.type), order.limit_price, order.stop_price, order.triggered,
+            o, h, lo, c, self.intrabar, order.trailing_offset, pct,
+        )  # fmt: skip
         order.triggered = trig
         if not math.isnan(price):
             inst = self._inst(order.symbol)

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from ost_lab.core import matching
 from ost_lab.core.engine import Engine, RunControl
 from ost_lab.core.portfolio import FILLS_COLUMNS, Portfolio
 from ost_lab.core.risk import RiskEngine
@@ -35,6 +36,8 @@ from ost_lab.replay.slippage import SlippageModel
 __all__ = ["Backtest", "FillTimingName", "Progress", "is_kernel"]
 
 FillTimingName = Literal["next_open", "same_close"]
+IntrabarName = Literal["pessimistic", "bar_direction"]
+_INTRABAR = {"pessimistic": matching.PESSIMISTIC, "bar_direction": matching.BAR_DIRECTION}
 Progress = Callable[[int, int], None]
 _STATUS_NAMES = np.array(["ACCEPTED", "FILLED", "CANCELED"], dtype=object)  # by V.WORKING...
 _TYPE_NAMES = np.array([t.name.lower() for t in OrderType], dtype=object)
@@ -55,6 +58,9 @@ class Backtest:
     deciding bar's close: for signals computed at the end of a bar). ``max_volume_fraction``:
     share of each bar's volume available to all working orders together (0 = unlimited).
     ``latency_bars``: orders start working that many bars later (kernel venue).
+    ``intrabar``: the path assumed inside a bar (``core.matching``): ``"pessimistic"`` (only the
+    trigger and the close are known to trade after an intrabar trigger) or ``"bar_direction"``
+    (open-low-high-close when close >= open, else open-high-low-close).
     ``account``: ``"margin"`` (shorts allowed) or ``"cash"``. Kernel strategies take
     ``params`` (array) and ``state`` (array, or a callable ``state(params)``).
     """
@@ -77,9 +83,13 @@ class Backtest:
         state: npt.ArrayLike | Callable[[Any], Any] = (),
         max_orders: int = 16,
         engine: Literal["auto", "event"] = "auto",
+        intrabar: IntrabarName = "pessimistic",
     ) -> None:
         if fill_timing not in ("next_open", "same_close"):
             raise ValueError(f"fill_timing must be 'next_open' or 'same_close': {fill_timing!r}")
+        if intrabar not in _INTRABAR:
+            raise ValueError(f"intrabar must be 'pessimistic' or 'bar_direction': {intrabar!r}")
+        self.intrabar: IntrabarName = intrabar
         self.data: BarData = to_bar_data(data, symbol)
         self.strategy = strategy
         self.cash = float(cash)
@@ -152,6 +162,7 @@ class Backtest:
             max_volume_fraction=self.max_volume_fraction,
             portfolio=pf,
         )
+        broker.intrabar = _INTRABAR[self.intrabar]
         events = self.data.events()
 
         def report(done: int, total: int | None) -> None:
@@ -218,6 +229,7 @@ class Backtest:
         cfg[V.SLIP_KIND], cfg[V.SLIP_P] = self.slippage.code, self.slippage.param
         cfg[V.SAME_CLOSE] = 1.0 if self.fill_timing == "same_close" else 0.0
         cfg[V.LATENCY] = self.latency_bars
+        cfg[V.INTRABAR] = _INTRABAR[self.intrabar]
         acct = np.zeros(V.A_COLS)
         acct[V.CASH] = acct[V.EQUITY] = self.cash
         mo = self.max_orders

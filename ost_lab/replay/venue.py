@@ -34,7 +34,8 @@ CASH, POS, EQUITY, NW, NF, NO, PENDING = 0, 1, 2, 3, 4, 5, 6
 A_COLS = 8
 # cfg
 MULT, LOT, VOL_FRAC, PER_UNIT, BPS, MIN_FEE, SLIP_KIND, SLIP_P, SAME_CLOSE, LATENCY = range(10)
-C_COLS = 10
+INTRABAR = 10  # core.matching's path code: PESSIMISTIC or BAR_DIRECTION
+C_COLS = 11
 # ords (working) and out (orders a kernel strategy emits)
 SIDE, QTY, TYPE, LIMIT, STOP, MODE, TRAIL, TRAIL_PCT, TIF, TRIG, ACTIVE, OID = range(12)
 W_COLS = 12
@@ -151,6 +152,7 @@ def match_orders(
     vol = _bar_volume(i, v, cfg)
     pool = _fill_quantity(1e300, vol, cfg[VOL_FRAC], cfg[LOT])
     op = o[i]
+    path = int(cfg[INTRABAR])
     hi = lw = cl = math.nan
     changed = False  # anything filled or finished: compact (and recount PENDING)
     for k in range(nw):
@@ -167,8 +169,9 @@ def match_orders(
             if typ == 6 and math.isnan(ords[k, STOP]):
                 ords[k, STOP] = _trail_init(side, op, ords[k, TRAIL], ords[k, TRAIL_PCT] > 0)
             price, trig = _match_bar(
-                side, typ, ords[k, LIMIT], ords[k, STOP], ords[k, TRIG] > 0, op, hi, lw, cl
-            )
+                side, typ, ords[k, LIMIT], ords[k, STOP], ords[k, TRIG] > 0, op, hi, lw, cl,
+                path, ords[k, TRAIL], ords[k, TRAIL_PCT] > 0,
+            )  # fmt: skip
         ords[k, TRIG] = 1.0 if trig else 0.0
         if not math.isnan(price):
             pool = try_fill(i, k, price, price == op, vol, pool, ords, olog, fills, acct, cfg)
