@@ -35,6 +35,7 @@ from typing import Any
 import numba
 import numpy as np
 import numpy.typing as npt
+from numba.core.dispatcher import Dispatcher
 
 from ost_lab.core.events import Bar
 from ost_lab.core.strategy import Strategy
@@ -114,13 +115,28 @@ def _venue_digest() -> bytes:
     return h.digest()
 
 
+def _calls_other_jitted(kernel: Any) -> bool:
+    """True if ``kernel`` refers to jitted functions other than :func:`order`. Those are
+    compiled for the loop too; compiled without numba's runtime they would be shared with
+    other callers (and a failed compile is remembered by numba), so such kernels get the loop
+    with the runtime."""
+    fn = getattr(kernel, "py_func", kernel)
+    names = fn.__code__.co_names
+    seen = [fn.__globals__.get(n) for n in names]
+    seen += [c.cell_contents for c in fn.__closure__ or ()]
+    for mod in [x for x in seen if isinstance(x, ModuleType)]:
+        seen += [getattr(mod, n, None) for n in names]
+    return any(isinstance(x, Dispatcher) and x is not order for x in seen)
+
+
 class _Runner:
     """Calls the runtime-free loop; if the kernel needs numba's runtime (it allocates, so the
-    first call fails to compile), switches to the loop compiled with it, for good."""
+    first call fails to compile, or it calls other jitted functions), uses the loop compiled
+    with it, for good."""
 
-    def __init__(self, mod: ModuleType) -> None:
+    def __init__(self, mod: ModuleType, kernel: Any) -> None:
         self.mod = mod
-        self.fn: Any = mod.run_chunk
+        self.fn: Any = mod.run_chunk_nrt if _calls_other_jitted(kernel) else mod.run_chunk
 
     def __call__(self, *args: Any) -> int:
         try:
@@ -155,7 +171,7 @@ def runner_for(kernel: Any) -> Callable[..., int]:
         # costs more than a small kernel's body
         inline = numba.njit(inline="always")(getattr(kernel, "py_func", kernel))
         setattr(mod, "kernel", inline)  # noqa: B010  (bound before the first compile)
-        run = _RUNNERS[kernel] = _Runner(mod)
+        run = _RUNNERS[kernel] = _Runner(mod, kernel)
     return run
 
 

@@ -20,6 +20,17 @@ def _alloc_kernel(i, o, h, lo, c, v, acct, state, params, out):  # type: ignore[
 
 
 @jit
+def _ones(n):  # type: ignore[no-untyped-def]
+    return np.ones(n)
+
+
+@jit
+def _helper_kernel(i, o, h, lo, c, v, acct, state, params, out):  # type: ignore[no-untyped-def]
+    """As ``_alloc_kernel``, through another jitted function that allocates."""
+    return order(out, 0, _ones(1)[0] if i % 2 == 0 else -1.0, 1.0)
+
+
+@jit
 def _busy_kernel(i, o, h, lo, c, v, acct, state, params, out):  # type: ignore[no-untyped-def]
     """Three market orders every bar (two buys, one sell of two): many orders and fills."""
     n = order(out, 0, 1.0, 1.0)
@@ -59,3 +70,13 @@ def test_tables_grow_past_their_first_capacity() -> None:
     e = Backtest(df, _busy_kernel, slippage=2.0, engine="event").run()
     _same(k.fills, e.fills)
     pd.testing.assert_series_equal(k.equity, e.equity, check_exact=True)
+
+
+def test_kernel_calling_other_jitted_functions() -> None:
+    df = _walk(50)
+    k = Backtest(df, _helper_kernel).run()
+    e = Backtest(df, _helper_kernel, engine="event").run()
+    assert len(k.fills) == 49
+    _same(k.fills, e.fills)
+    assert runner_for(_helper_kernel).fn.py_func.__name__ == "run_chunk_nrt"  # type: ignore[attr-defined]
+    assert _ones(2).tolist() == [1.0, 1.0]  # the helper still works on its own
