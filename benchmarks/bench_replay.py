@@ -255,7 +255,7 @@ def _fresh_process(n: int, env: dict[str, str] | None = None) -> float:
 def run(quick: bool) -> list[Row]:
     """All replay rows (see the module docstring)."""
     n_kernel = 1_000_000 if quick else 10_000_000
-    n_event = 20_000 if quick else 100_000
+    n_event = 100_000 if quick else 1_000_000
     n_bt = 5_000 if quick else 20_000
     n_vbt = 200_000 if quick else 2_000_000
     n_py = 200_000 if quick else 1_000_000
@@ -289,7 +289,7 @@ def run(quick: bool) -> list[Row]:
     ev = _frame(n_event)
     event_bt = Backtest(ev, SmaCross, cash=1e6, commission=FEE_BPS * 1e-4, slippage=SLIP_BPS)
     event = n_event / _best(event_bt.run, 1)
-    label = f"Strategy class SMA cross, {n_event / 1e3:g}k 1m bars (core Engine)"
+    label = f"Strategy class SMA cross, {n_event / 1e6:g}M 1m bars (core Engine)"
     rows.append(Row(label, "bars/s", event, "bars/s", "absolute target", 300e3, target=1.0))
     btr = _backtesting_rate(_frame(n_bt))
     if btr is not None:

@@ -16,25 +16,30 @@ is visible before bar t closes. Only the feed and the broker differ between mode
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from itertools import pairwise
+from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
+from ost_lab.core.array_feed import ArrayFeed
 from ost_lab.core.broker import Broker, BrokerEvent
 from ost_lab.core.events import Bar, FillEvent, MarketEvent, OrderEvent, Tick
 from ost_lab.core.orders import Order, OrderIdGenerator
 from ost_lab.core.portfolio import Portfolio
 from ost_lab.core.risk import ALL, RiskEngine, RiskRejection, StaleFeedWatchdog
 from ost_lab.core.sim_broker import Commission, FillTiming, SimulatedBroker
-from ost_lab.core.strategy import Strategy
+from ost_lab.core.strategy import History, Strategy
 from ost_lab.core.types import AccountType, Instrument, OrderStatus, OrderType, Side, TimeInForce
 
 __all__ = ["Engine", "Mode", "RunControl", "RunResult", "next_utc_midnight"]
 
 Mode = Literal["replay", "sandbox", "live"]
+Status = Literal["completed", "stopped", "cancelled"]
 NS_PER_DAY = 86_400 * 1_000_000_000
 
 
@@ -64,7 +69,7 @@ class RunControl:
 class RunResult:
     """What a run produced. ``equity`` and ``fills`` are the inputs of ``core.metrics``."""
 
-    status: Literal["completed", "stopped", "cancelled"]
+    status: Status
     equity: pd.Series
     fills: pd.DataFrame
     orders: list[Order]
@@ -135,8 +140,12 @@ class Engine:
         self._by_name = {s.name: s for s in self.strategies}
         self._tags: dict[str, list[str]] = {s.name: [s.name] for s in self.strategies}
         self._held: dict[str, _Held] = {}
-        self._local: list[BrokerEvent] = []
+        self._local: list[BrokerEvent] = []  # engine-made events, drained with the broker's
         self._ids = OrderIdGenerator()
+        self._cursor = 0  # index of the event being handled (array runs)
+        queue = getattr(self.broker, "event_queue", None)  # optional, see core.broker.Broker
+        self._queue: list[BrokerEvent] | None = queue if isinstance(queue, list) else None
+        self._bulk: _BulkEquity | None = None
         for s in self.strategies:
             s._ctx = self
 
@@ -146,7 +155,32 @@ class Engine:
         for s in self.strategies:
             s.on_start()
         self._drain()
-        status: Literal["completed", "stopped", "cancelled"] = "completed"
+        feed = self.feed
+        if isinstance(feed, ArrayFeed) and (self.watchdog is None or self.mode == "replay"):
+            status, n = self._run_arrays(feed)
+        else:
+            status, n = self._run_events()
+        if status != "cancelled":
+            for s in self.strategies:
+                s.on_stop()
+            self._drain()
+            self.portfolio.record(self.now)
+        if self.progress is not None:
+            self.progress(n, self.total)
+        return RunResult(
+            status=status,
+            equity=self.portfolio.equity_curve(),
+            fills=self.portfolio.fills_frame(),
+            orders=list(self.orders.values()),
+            events=list(self.events),
+            rejections=list(self.rejections),
+            portfolio=self.portfolio,
+            n_events=n,
+        )
+
+    def _run_events(self) -> tuple[Status, int]:
+        """The loop over any feed: poll run control and the watchdog, process each event."""
+        status: Status = "completed"
         n = 0
         for event in self.feed:
             if self.control.cancel_requested:
@@ -167,27 +201,13 @@ class Engine:
             if self.progress is not None and n % self.progress_every == 0:
                 self.progress(n, self.total)
         else:
-            if self.control.cancel_requested:
-                status = "cancelled"
-            elif self.control.stop_requested:
-                status = "stopped"
-        if status != "cancelled":
-            for s in self.strategies:
-                s.on_stop()
-            self._drain()
-            self.portfolio.record(self.now)
-        if self.progress is not None:
-            self.progress(n, self.total)
-        return RunResult(
-            status=status,
-            equity=self.portfolio.equity_curve(),
-            fills=self.portfolio.fills_frame(),
-            orders=list(self.orders.values()),
-            events=list(self.events),
-            rejections=list(self.rejections),
-            portfolio=self.portfolio,
-            n_events=n,
-        )
+            status = self._final_status()
+        return status, n
+
+    def _final_status(self) -> Status:
+        if self.control.cancel_requested:
+            return "cancelled"
+        return "stopped" if self.control.stop_requested else "completed"
 
     def process(self, event: MarketEvent) -> None:
         """Handle one market event (steps 2-7 of the loop)."""
@@ -220,6 +240,87 @@ class Engine:
         equity = self.portfolio.record(self.now)
         self.risk.on_equity(self.now, equity)
 
+    def _run_arrays(self, feed: ArrayFeed) -> tuple[Status, int]:
+        """:meth:`process` for every bar of an array feed, with provably empty work skipped.
+
+        The same steps in the same order; what differs: bars come pre-validated (the feed
+        checked its columns once), histories are zero-copy views of the feed's columns, the
+        broker's queue is drained only when it holds events, and equity is computed in bulk
+        from the columns (:meth:`_flush_equity`: at fills, at progress points and at the end),
+        unless the risk engine watches equity, which then gets it at every bar as in
+        :meth:`process`.
+        """
+        ctl = self.control
+        pf = self.portfolio
+        marks = pf.marks
+        risk = self.risk
+        wd = self.watchdog
+        on_market_data = self.broker.on_market_data
+        # a non-empty stand-in when the broker has no queue to look at: then always drain
+        queue: list[Any] = self._queue if self._queue is not None else [None]
+        local = self._local
+        per_bar = risk.watches_equity
+        subs: dict[str, list[tuple[Callable[[Bar], None], History, int]]] = {
+            sym: [] for sym in feed.symbols
+        }
+        for s in self.strategies:
+            for j in feed.first_seen():  # histories appear in the order bars arrive
+                sym, c = feed.symbols[j], feed.columns[j]
+                if s.symbols and sym not in s.symbols:
+                    continue
+                h = s.data[sym]
+                h.bind(c.ts_close, c.open, c.high, c.low, c.close, c.volume)
+                subs[sym].append((s.on_bar, h, s.warmup))
+        self._bulk = _BulkEquity(feed, pf) if not per_bar else None
+        total = len(feed)
+        step = self.progress_every if self.progress is not None else 65_536
+        status: Status = "completed"
+        n = 0
+        first = min((int(c.ts_close[0]) for c in feed.columns if len(c.ts_close)), default=None)
+        if first is not None and first < self.now:
+            raise ValueError(f"feed out of order: {first} < {self.now}")
+        for bars in feed.chunks(step):
+            for bar in bars:
+                if ctl.cancel_requested or ctl.stop_requested:
+                    break
+                self._cursor = n
+                sym = bar.symbol
+                on_market_data(bar)
+                if local or queue:
+                    if bar.ts_open > self.now:
+                        self.now = bar.ts_open
+                    self._drain()
+                ts = self.now = bar.ts
+                close = marks[sym] = bar.close
+                if per_bar:
+                    risk.on_equity(ts, pf.equity())
+                paused = wd is not None and wd.paused
+                for on_bar, h, warmup in subs[sym]:
+                    h._n += 1
+                    h.last_price = close
+                    if h._n >= warmup and not paused:
+                        on_bar(bar)
+                        if local or queue:
+                            self._drain()
+                if per_bar:
+                    risk.on_equity(ts, pf.record(ts))
+                n += 1
+            else:
+                self._cursor = n
+                if self._bulk is not None:
+                    self._bulk.flush(n)
+                if self.progress is not None and n % self.progress_every == 0:
+                    self.progress(n, self.total)
+                continue
+            break
+        self._cursor = n
+        if self._bulk is not None:
+            self._bulk.flush(n)
+            self._bulk = None
+        if n < total or ctl.cancel_requested or ctl.stop_requested:
+            status = self._final_status()
+        return status, n
+
     # ======================================================= context API
     def new_order_id(self) -> str:
         """Deterministic id for a new order."""
@@ -230,6 +331,7 @@ class Engine:
         order.strategy_id = order.strategy_id or strategy.name
         if order.tag not in self._tags.setdefault(order.strategy_id, []):
             self._tags[order.strategy_id].append(order.tag)
+            self.portfolio.version += 1  # the strategy's position now sums one more book
         self._register(order)
         if order.tif is TimeInForce.DAY and order.expire_ts < 0:
             order.expire_ts = self.session_end(self.now)
@@ -342,10 +444,11 @@ class Engine:
     def _open_orders(self) -> list[Order]:
         """Working orders, from the index of orders not yet terminal (pruned as they finish), so
         the cost follows the working orders, not every order the run ever sent."""
-        done = [oid for oid, o in self._live.items() if o.is_terminal]
+        live = self._live
+        done = [oid for oid, o in live.items() if o.status in _TERMINAL]
         for oid in done:
-            del self._live[oid]
-        return [o for o in self._live.values() if o.is_open]
+            del live[oid]
+        return [o for o in live.values() if o.status is not OrderStatus.INITIALIZED]
 
     def _send(self, order: Order) -> None:
         if order.ts_init < self.now:
@@ -367,11 +470,18 @@ class Engine:
 
     def _drain(self) -> None:
         """Dispatch broker and engine events until none are left (hooks may create more)."""
+        local = self._local
+        queue = self._queue
         while True:
-            batch = self._local + self.broker.drain_events()
-            self._local = []
-            if not batch:
+            if local:
+                batch = local + self.broker.drain_events()
+                local.clear()
+            elif queue is not None and not queue:  # the broker's queue is empty: O(1)
                 return
+            else:
+                batch = self.broker.drain_events()
+                if not batch:
+                    return
             for ev in batch:
                 self.events.append(ev)
                 if isinstance(ev, FillEvent):
@@ -380,6 +490,8 @@ class Engine:
                     self._on_order_event(ev)
 
     def _on_fill(self, fill: FillEvent) -> None:
+        if self._bulk is not None:  # cash and positions up to the last event, before the fill
+            self._bulk.cut(self._cursor)
         self.portfolio.apply_fill(fill)
         order = self.orders.get(fill.order_id)
         if order is None:
@@ -427,6 +539,67 @@ class Engine:
                 )
 
 
+class _BulkEquity:
+    """Equity of an array run computed in bulk. Between two fills cash and positions are
+    constant, so the engine only notes them when a fill is about to change them (:meth:`cut`);
+    :meth:`flush` then values each stretch at the feed's closes (the marks the engine sets),
+    with ``Portfolio.equity_at``'s float operations: bit-identical to recording every event."""
+
+    def __init__(self, feed: ArrayFeed, portfolio: Portfolio) -> None:
+        self.feed = feed
+        self.portfolio = portfolio
+        self.done = 0  # events whose equity is recorded
+        self.cut_at = 0  # events whose cash and positions are noted in ``segments``
+        self.segments: list[tuple[int, float, dict[str, float]]] = []
+        self.before = dict(portfolio.marks)  # marks of symbols before their first bar
+        self.index = {sym: j for j, sym in enumerate(feed.symbols)}
+        if feed.order is not None:
+            js, ks = feed.order
+            self.ts = np.empty(js.shape[0], dtype=np.int64)
+            for j, c in enumerate(feed.columns):
+                at = js == j
+                self.ts[at] = c.ts_close[ks[at]]
+        else:
+            self.ts = feed.columns[0].ts_close if feed.columns else np.empty(0, dtype=np.int64)
+
+    def cut(self, end: int) -> None:
+        """Note the cash and positions that held after each event up to ``end``."""
+        if end > self.cut_at:
+            pf = self.portfolio
+            qty = {s: p.qty for s, p in pf.positions.items() if p.qty}
+            self.segments.append((end, pf.account.cash, qty))
+            self.cut_at = end
+
+    def flush(self, end: int) -> None:
+        """Record the equity after each event in ``[done, end)``."""
+        self.cut(end)
+        a = self.done
+        if end <= a:
+            return
+        pf = self.portfolio
+        segs = self.segments
+        bounds = [a] + [e for e, _, _ in segs]
+        lengths = [e - b for b, e in pairwise(bounds)]
+        cash = np.repeat(np.array([c for _, c, _ in segs]), lengths)
+        total: Any = np.zeros(end - a)
+        for sym, pos in pf.positions.items():  # position order, as Portfolio.equity_at
+            q = np.repeat(np.array([held.get(sym, 0.0) for _, _, held in segs]), lengths)
+            if not q.any():
+                continue
+            j = self.index.get(sym)
+            mark: Any = (
+                pf.marks[sym]
+                if j is None
+                else self.feed.marks(j, a, end, self.before.get(sym, math.nan))
+            )
+            with np.errstate(invalid="ignore"):
+                total = np.where(q != 0.0, total + q * mark * pos.multiplier, total)
+        pf.record_many(self.ts[a:end], cash + total)
+        segs.clear()
+        self.done = end
+
+
+_TERMINAL = frozenset(s for s in OrderStatus if s.is_terminal)
 _ENDED_UNFILLED = frozenset({OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED})
 
 

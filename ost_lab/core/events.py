@@ -11,17 +11,17 @@ Timestamp conventions (they are what makes "no look-ahead" checkable):
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
+from typing import Any, NamedTuple
 
 from ost_lab.core.types import OrderStatus, Side
 
-__all__ = ["Bar", "FillEvent", "MarketEvent", "OrderEvent", "Tick"]
+__all__ = ["Bar", "FillEvent", "MarketEvent", "OrderEvent", "Tick", "trusted_bars"]
 
 
-@dataclass(frozen=True, slots=True)
-class Bar:
-    """One OHLCV bar of one symbol; ``ts`` is the close time (when it becomes visible)."""
-
+class _BarFields(NamedTuple):
     symbol: str
     ts: int
     open: float
@@ -31,13 +31,45 @@ class Bar:
     volume: float = 0.0
     ts_open: int = -1
 
-    def __post_init__(self) -> None:
-        if self.ts_open < 0:
-            object.__setattr__(self, "ts_open", self.ts)
-        if self.ts_open > self.ts:
+
+class Bar(_BarFields):
+    """One OHLCV bar of one symbol; ``ts`` is the close time (when it becomes visible).
+
+    An immutable named tuple: the constructor validates (``ts_open`` defaults to ``ts``, OHLC
+    must be consistent); array feeds that validated their columns once, vectorised, build bars
+    with :func:`trusted_bars` at C speed instead.
+    """
+
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        symbol: str,
+        ts: int,
+        open: float,
+        high: float,
+        low: float,
+        close: float,
+        volume: float = 0.0,
+        ts_open: int = -1,
+    ) -> Bar:
+        if ts_open < 0:
+            ts_open = ts
+        if ts_open > ts:
             raise ValueError("bar ts_open must not be after ts (the close time)")
-        if not (self.low <= min(self.open, self.close) and self.high >= max(self.open, self.close)):
-            raise ValueError(f"inconsistent OHLC for {self.symbol} at {self.ts}")
+        if not (low <= min(open, close) and high >= max(open, close)):
+            raise ValueError(f"inconsistent OHLC for {symbol} at {ts}")
+        return tuple.__new__(cls, (symbol, ts, open, high, low, close, volume, ts_open))
+
+
+def trusted_bars(rows: Iterable[tuple[Any, ...]]) -> Iterator[Bar]:
+    """Bars from already validated ``(symbol, ts, open, high, low, close, volume, ts_open)``
+    rows, built at C speed without per-bar checks: for array feeds that validated their columns
+    once, vectorised (see ``ost_lab.replay.data``)."""
+    return map(_new_bar, rows)
+
+
+_new_bar = partial(tuple.__new__, Bar)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +87,8 @@ class Tick:
 MarketEvent = Bar | Tick
 
 
-@dataclass(frozen=True, slots=True)
-class OrderEvent:
-    """One state-machine transition of one order."""
+class OrderEvent(NamedTuple):
+    """One state-machine transition of one order (an immutable named tuple: cheap to make)."""
 
     ts: int
     order_id: str
@@ -66,9 +97,9 @@ class OrderEvent:
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class FillEvent:
-    """One execution. ``qty`` is unsigned; ``signed_qty`` carries the side."""
+class FillEvent(NamedTuple):
+    """One execution. ``qty`` is unsigned; ``signed_qty`` carries the side. (An immutable
+    named tuple: cheap to make.)"""
 
     ts: int
     order_id: str

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ost_lab.core.events import FillEvent
@@ -125,6 +127,9 @@ class Portfolio:
         self._fills: list[FillEvent] = []
         self._eq_ts: list[int] = []
         self._eq_val: list[float] = []
+        #: Increases whenever a position query may answer differently (fills; the engine also
+        #: bumps it when a strategy starts trading in a new book), so answers can be cached.
+        self.version = 0
 
     # ------------------------------------------------------------------ inputs
     def instrument(self, symbol: str) -> Instrument:
@@ -159,6 +164,7 @@ class Portfolio:
         book.cash_flow += flow
         self.marks.setdefault(fill.symbol, fill.price)
         self._fills.append(fill)
+        self.version += 1
 
     def record(self, ts: int) -> float:
         """Append the current equity at ``ts`` to the equity curve (one point per ts)."""
@@ -169,6 +175,20 @@ class Portfolio:
             self._eq_ts.append(int(ts))
             self._eq_val.append(eq)
         return eq
+
+    def record_many(self, ts: npt.NDArray[np.int64], equity: npt.NDArray[np.float64]) -> None:
+        """Append equity points computed in bulk (see :meth:`equity_at`), with the rule of
+        :meth:`record`: one point per ts, the last value of a ts wins."""
+        if not ts.shape[0]:
+            return
+        keep = np.ones(ts.shape[0], dtype=bool)
+        keep[:-1] = ts[1:] != ts[:-1]
+        t, v = ts[keep].tolist(), equity[keep].tolist()
+        if self._eq_ts and self._eq_ts[-1] == t[0]:
+            self._eq_val[-1] = v[0]
+            t, v = t[1:], v[1:]
+        self._eq_ts.extend(t)
+        self._eq_val.extend(v)
 
     # ----------------------------------------------------------------- queries
     @property
@@ -187,11 +207,26 @@ class Portfolio:
 
     def market_value(self) -> float:
         """Signed value of all positions at their marks."""
-        return sum(p.market_value(self.marks[s]) for s, p in self.positions.items() if p.qty)
+        return self.market_value_at(self.marks)
+
+    def market_value_at(self, marks: Mapping[str, Any]) -> Any:
+        """Signed value of all positions at ``marks``: floats, or arrays of marks (one per
+        point in time) for the value at each point with the same float operations in the same
+        order (added one position at a time, in position order), so bulk and per-event
+        equity agree bit for bit."""
+        total: Any = 0.0
+        for s, p in self.positions.items():
+            if p.qty:
+                total = total + p.qty * marks[s] * p.multiplier
+        return total
 
     def equity(self) -> float:
         """Cash plus positions at mark."""
         return self.account.cash + self.market_value()
+
+    def equity_at(self, marks: Mapping[str, Any]) -> Any:
+        """Cash plus positions at ``marks`` (floats or arrays, see :meth:`market_value_at`)."""
+        return self.account.cash + self.market_value_at(marks)
 
     def gross_exposure(self) -> float:
         """Sum of absolute position values at mark."""
@@ -261,6 +296,6 @@ class Portfolio:
 
     def equity_curve(self) -> pd.Series:
         """Equity after each recorded ts, indexed by a UTC DatetimeIndex named ``ts``."""
-        idx = pd.DatetimeIndex(pd.to_datetime(np.array(self._eq_ts, dtype=np.int64), utc=True))
-        idx.name = "ts"
+        ts = np.array(self._eq_ts, dtype=np.int64)
+        idx = pd.DatetimeIndex(ts.view("M8[ns]"), name="ts").tz_localize("UTC")
         return pd.Series(np.array(self._eq_val, dtype=np.float64), index=idx, name="equity")

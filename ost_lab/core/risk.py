@@ -91,9 +91,12 @@ class RiskLimits:
 
     def position_limit(self, symbol: str) -> float:
         """Absolute position limit for ``symbol``."""
-        if isinstance(self.max_position, Mapping):
-            return float(self.max_position.get(symbol, math.inf))
-        return float(self.max_position)
+        limit = self.max_position
+        if isinstance(limit, float | int):
+            return float(limit)
+        if isinstance(limit, Mapping):
+            return float(limit.get(symbol, math.inf))
+        return float(limit)
 
 
 @dataclass
@@ -134,6 +137,16 @@ class RiskEngine:
                 f"(limit {self.limits.max_daily_loss_bps:g} bps)"
             )
 
+    @property
+    def watches_equity(self) -> bool:
+        """True when :meth:`on_equity` must see every event's equity: the daily-loss rule is
+        on (or a subclass handles equity itself). Otherwise a replay may compute equity in
+        bulk instead."""
+        return (
+            self.limits.max_daily_loss_bps < math.inf
+            or type(self).on_equity is not RiskEngine.on_equity
+        )
+
     def is_halted(self, ts: int) -> bool:
         """True while the daily-loss halt is in force."""
         return self.halted_day >= 0 and ts // NS_PER_DAY == self.halted_day
@@ -150,9 +163,9 @@ class RiskEngine:
         if order.reduce_only:
             return None
         lim = self.limits
-        if self.is_killed(order.strategy_id):
+        if self.killed and self.is_killed(order.strategy_id):
             return RiskRejection("kill_switch", f"strategy {order.strategy_id!r} was killed")
-        if self.is_halted(ts):
+        if self.halted_day >= 0 and self.is_halted(ts):
             return RiskRejection("daily_loss", f"trading halted for the day: {self.halt_reason}")
         if lim.trading_hours is not None and not lim.trading_hours(ts):
             return RiskRejection("trading_hours", f"ts {ts} is outside trading hours")
@@ -170,24 +183,27 @@ class RiskEngine:
             )
         pos = portfolio.position(order.symbol)
         sq = order.signed_qty
-        pending = sum(
-            o.leaves_qty * float(o.side)
-            for o in open_orders
-            if o.symbol == order.symbol
-            and o.side is order.side
-            and o.is_open
-            and o is not order
-            and o.id not in order.oco_ids  # mutually exclusive with this order
-        )
-        after = pos + pending + sq
-        reduces = abs(pos + sq) < abs(pos) and pending == 0.0
         plimit = lim.position_limit(order.symbol)
-        if abs(after) > plimit + 1e-9 and not reduces:
-            return RiskRejection(
-                "max_position",
-                f"position {order.symbol} would be {after:g} (now {pos:g}, pending {pending:g}),"
-                f" limit {plimit:g}",
+        cash_account = portfolio.account.type is AccountType.CASH
+        pending = after = 0.0
+        if plimit < math.inf or cash_account:  # else no rule below reads them
+            pending = sum(
+                o.leaves_qty * float(o.side)
+                for o in open_orders
+                if o.symbol == order.symbol
+                and o.side is order.side
+                and o.is_open
+                and o is not order
+                and o.id not in order.oco_ids  # mutually exclusive with this order
             )
+            after = pos + pending + sq
+            reduces = abs(pos + sq) < abs(pos) and pending == 0.0
+            if abs(after) > plimit + 1e-9 and not reduces:
+                return RiskRejection(
+                    "max_position",
+                    f"position {order.symbol} would be {after:g} (now {pos:g}, "
+                    f"pending {pending:g}), limit {plimit:g}",
+                )
         if not math.isinf(lim.max_gross_leverage) and not math.isnan(price):
             mark = portfolio.marks.get(order.symbol, price)
             gross_now = portfolio.gross_exposure()
@@ -203,7 +219,7 @@ class RiskEngine:
                     "max_gross_leverage",
                     f"gross leverage would be {lev:.3f} > limit {lim.max_gross_leverage:g}",
                 )
-        if portfolio.account.type is AccountType.CASH:
+        if cash_account:
             if pos + pending + sq < -1e-9:
                 return RiskRejection(
                     "cash_account", f"cash account cannot sell short ({order.symbol} -> {after:g})"

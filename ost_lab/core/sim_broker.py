@@ -31,6 +31,7 @@ __all__ = ["Commission", "FillTiming", "SimulatedBroker"]
 
 FillTiming = Literal["next_open", "close"]
 
+_IMMEDIATE = frozenset({TimeInForce.IOC, TimeInForce.FOK})
 _SLIPPED = frozenset(
     {OrderType.MARKET, OrderType.STOP, OrderType.MARKET_IF_TOUCHED, OrderType.TRAILING_STOP}
 )
@@ -72,20 +73,29 @@ class SimulatedBroker:
         self.slippage_ticks = float(slippage_ticks)
         self.max_volume_fraction = float(max_volume_fraction)
         self._working: dict[str, Order] = {}
-        self._last: dict[str, tuple[int, float]] = {}
+        self._last: dict[str, MarketEvent] = {}  # the latest event of each symbol
         self._events: list[BrokerEvent] = []
         self._fill_seq = 0
+
+    @property
+    def event_queue(self) -> list[BrokerEvent]:
+        """The live list events are queued in (never rebound): empty means nothing to drain."""
+        return self._events
 
     # ------------------------------------------------------------ protocol
     def submit(self, order: Order, ts: int) -> None:
         """Accept the order; in ``close`` timing fill a market order at the last close now."""
         self._events.append(order.submit(ts))
         self._events.append(order.accept(ts))
-        last = self._last.get(order.symbol)
-        if order.type is OrderType.TRAILING_STOP and math.isnan(order.stop_price) and last:
-            order.stop_price = self._trail_init(order, last[1])
+        last = self._last_price(order.symbol)
+        if (
+            order.type is OrderType.TRAILING_STOP
+            and math.isnan(order.stop_price)
+            and last is not None
+        ):
+            order.stop_price = self._trail_init(order, last)
         if self.fill_timing == "close" and order.type is OrderType.MARKET and last is not None:
-            self._fill(order, ts, order.leaves_qty, last[1])
+            self._fill(order, ts, order.leaves_qty, last)
             return
         self._working[order.id] = order
 
@@ -109,7 +119,8 @@ class SimulatedBroker:
 
     def drain_events(self) -> list[BrokerEvent]:
         """Events since the last call."""
-        out, self._events = self._events, []
+        out = self._events.copy()
+        self._events.clear()
         return out
 
     def working_orders(self) -> list[Order]:
@@ -117,7 +128,12 @@ class SimulatedBroker:
         return list(self._working.values())
 
     def on_market_data(self, event: MarketEvent) -> None:
-        """Match working orders of the event's symbol against it."""
+        """Match working orders of the event's symbol against it (O(1) when none works)."""
+        self._last[event.symbol] = event
+        if self._working:
+            self._match_event(event)
+
+    def _match_event(self, event: MarketEvent) -> None:
         sym = event.symbol
         if isinstance(event, Bar):
             o, h, lo, c = event.open, event.high, event.low, event.close
@@ -132,7 +148,6 @@ class SimulatedBroker:
             self._match(order, o, h, lo, c, ts_open, ts_close, volume, buy_px, sell_px)
             if order.is_terminal:
                 del self._working[order.id]
-        self._last[sym] = (ts_close, c)
 
     # ------------------------------------------------------------ internals
     def _inst(self, symbol: str) -> Instrument:
@@ -140,6 +155,13 @@ class SimulatedBroker:
         if inst is None:
             inst = self.instruments[symbol] = Instrument(symbol)
         return inst
+
+    def _last_price(self, symbol: str) -> float | None:
+        """Close (or price) of the symbol's latest event, None before any."""
+        ev = self._last.get(symbol)
+        if ev is None:
+            return None
+        return ev.close if isinstance(ev, Bar) else ev.price
 
     @staticmethod
     def _trail_init(order: Order, ref: float) -> float:
@@ -186,12 +208,12 @@ class SimulatedBroker:
                 if order.type in _SLIPPED and self.slippage_ticks:
                     price = matching.slip(side, price, self.slippage_ticks, inst.tick_size)
                 self._fill(order, fill_ts, qty, price)
-        if order.is_open and order.type is OrderType.TRAILING_STOP:
+        if order.type is OrderType.TRAILING_STOP and order.is_open:
             pct = order.trailing_offset_type is TrailingOffsetType.PERCENT
             order.stop_price = matching.trailing_stop_update(
                 side, order.stop_price, order.trailing_offset, pct, h, lo
             )
-        if order.is_open and order.tif in (TimeInForce.IOC, TimeInForce.FOK):
+        if order.tif in _IMMEDIATE and order.is_open:
             self._events.append(order.cancel(max(ts_close, order.ts_last), "unfilled IOC/FOK"))
 
     def _fill(self, order: Order, ts: int, qty: float, price: float) -> None:
@@ -199,17 +221,11 @@ class SimulatedBroker:
         inst = self._inst(order.symbol)
         status_event = order.fill(ts, qty, price)
         self._fill_seq += 1
-        self._events.append(  # the fill is booked before the status change is dispatched
-            FillEvent(
-                ts=ts,
-                order_id=order.id,
-                symbol=order.symbol,
-                side=Side(order.side),
-                qty=qty,
-                price=price,
-                commission=self.commission(qty, price, inst.multiplier),
-                tag=order.tag,
-                fill_id=f"F-{self._fill_seq:06d}",
-            )
+        side = order.side if isinstance(order.side, Side) else Side(order.side)
+        fee = self.commission(qty, price, inst.multiplier)
+        fill_id = f"F-{self._fill_seq:06d}"
+        # the fill is booked before the status change is dispatched
+        self._events.append(
+            FillEvent(ts, order.id, order.symbol, side, qty, price, fee, order.tag, fill_id)
         )
         self._events.append(status_event)

@@ -126,10 +126,33 @@ class History:
         self._n = 0
         self._ts = np.empty(capacity, dtype=np.int64)
         self._cols = {f: np.empty(capacity, dtype=np.float64) for f in self._FIELDS}
+        self._bound = False
+        self.last_price = math.nan
+
+    def bind(
+        self,
+        ts: npt.NDArray[np.int64],
+        open: FloatArray,
+        high: FloatArray,
+        low: FloatArray,
+        close: FloatArray,
+        volume: FloatArray,
+    ) -> None:
+        """Back the history by a replay's full columns, empty so far: the engine then only
+        advances the length as bars close (``_n``), so views are zero-copy slices of the
+        replay's arrays and nothing past the current bar is visible through them."""
+        self._ts = ts
+        self._cols = dict(zip(self._FIELDS, (open, high, low, close, volume), strict=True))
+        self._n = 0
+        self._bound = True
         self.last_price = math.nan
 
     def append(self, bar: Bar) -> None:
         """Add a closed bar (called by the engine at the bar's close)."""
+        if self._bound:  # own copies from now on: never write into a replay's arrays
+            self._ts = self._ts[: max(self._n, 1)].copy()
+            self._cols = {k: v[: max(self._n, 1)].copy() for k, v in self._cols.items()}
+            self._bound = False
         if self._n == len(self._ts):
             cap = 2 * len(self._ts)
             self._ts = np.resize(self._ts, cap)
@@ -251,6 +274,7 @@ class Strategy:
             setattr(self, key, value)
         self.data = DataView()
         self._ctx: StrategyContext | None = None
+        self._pos_cache: tuple[object, int, Sequence[str], float] = (None, -1, (), 0.0)
 
     # ------------------------------------------------------------ params
     @classmethod
@@ -315,8 +339,17 @@ class Strategy:
 
     @property
     def position(self) -> float:
-        """This strategy's net position in the default symbol (all its books), always current."""
-        return self.position_of()
+        """This strategy's net position in the default symbol (all its books), always current.
+
+        Cached until the portfolio's ``version`` changes (fills, new books), so asking every
+        bar costs a few attribute reads."""
+        pf = (self._ctx or self.ctx).portfolio
+        c = self._pos_cache
+        if c[0] is pf and c[1] == pf.version and c[2] is self.symbols:
+            return c[3]
+        value = self.position_of()
+        self._pos_cache = (pf, pf.version, self.symbols, value)
+        return value
 
     def position_of(self, symbol: str | None = None, tag: str | None = None) -> float:
         """This strategy's position in ``symbol`` (optionally of one book ``tag``)."""
@@ -359,16 +392,18 @@ class Strategy:
                 otype = OrderType.MARKET
         else:
             otype = OrderType[type.upper()] if isinstance(type, str) else OrderType(type)
-        tif_ = TimeInForce[tif.upper()] if isinstance(tif, str) else TimeInForce(tif)
+        if not isinstance(tif, TimeInForce):
+            tif = TimeInForce[tif.upper()] if isinstance(tif, str) else TimeInForce(tif)
+        ctx = self.ctx
         o = Order(
-            id=self.ctx.new_order_id(),
+            id=ctx.new_order_id(),
             symbol=symbol or self.default_symbol,
-            side=Side(side),
+            side=side if isinstance(side, Side) else Side(side),
             qty=float(qty),
             type=otype,
             limit_price=math.nan if limit is None else float(limit),
             stop_price=math.nan if stop is None else float(stop),
-            tif=tif_,
+            tif=tif,
             expire_ts=expire_ts,
             tag=tag or self.name,
             strategy_id=self.name,
@@ -376,9 +411,9 @@ class Strategy:
             trailing_offset_type=(
                 TrailingOffsetType.PERCENT if trail_percent else TrailingOffsetType.PRICE
             ),
-            ts_init=self.ctx.now,
+            ts_init=ctx.now,
         )
-        return self.ctx.submit_order(self, o) if submit else o
+        return ctx.submit_order(self, o) if submit else o
 
     def buy(self, qty: float, symbol: str | None = None, **kw: Any) -> Order:
         """Buy ``qty`` (see :meth:`order` for keywords)."""

@@ -163,7 +163,7 @@ class Backtest:
             portfolio=pf,
         )
         broker.intrabar = _INTRABAR[self.intrabar]
-        events = self.data.events()
+        events = self.data.events() if self.data.ticks else self.data.feed()
 
         def report(done: int, total: int | None) -> None:
             for cb in (progress, on_chunk):

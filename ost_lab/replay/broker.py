@@ -49,7 +49,6 @@ class VenueBroker(SimulatedBroker):
         self.slippage = slippage or SlippageModel()
         self.portfolio = portfolio
         self._fractions: dict[str, float] = {}
-        self._volume: dict[str, float] = {}
         self._pool: dict[str, float] = {}
 
     def register_fraction(self, order: Order, fraction: float) -> None:
@@ -58,13 +57,12 @@ class VenueBroker(SimulatedBroker):
             raise RuntimeError("fraction orders need the broker's portfolio")
         self._fractions[order.id] = float(fraction)
 
-    def on_market_data(self, event: MarketEvent) -> None:
-        """Open a new liquidity pool for the event, then match as core does."""
-        vol = event.volume if isinstance(event, Bar) else event.size
-        self._volume[event.symbol] = vol
+    def _match_event(self, event: MarketEvent) -> None:
+        """Open a new liquidity pool for the event, then match as core does. (The pool only
+        matters while orders match, so events with nothing working skip it.)"""
         inst = self._inst(event.symbol)
-        self._pool[event.symbol] = _pool(vol, self.max_volume_fraction, inst.lot_size)
-        super().on_market_data(event)
+        self._pool[event.symbol] = _pool(_volume(event), self.max_volume_fraction, inst.lot_size)
+        super()._match_event(event)
 
     def submit(self, order: Order, ts: int) -> None:
         """As core, but a same-close market fill is not volume capped (as the numba venue)."""
@@ -75,7 +73,8 @@ class VenueBroker(SimulatedBroker):
         sym = order.symbol
         inst = self._inst(sym)
         side = int(order.side)
-        volume = self._volume.get(sym, 0.0)
+        last = self._last.get(sym)
+        volume = 0.0 if last is None else _volume(last)
         slipped = int(order.type) in SLIPPED_TYPES
         frac = self._fractions.pop(order.id, None)
         if frac is not None:
@@ -111,6 +110,10 @@ class VenueBroker(SimulatedBroker):
                 if ev.symbol == symbol:
                     pos += ev.signed_qty
         return cash, pos
+
+
+def _volume(event: MarketEvent) -> float:
+    return event.volume if isinstance(event, Bar) else event.size
 
 
 def _pool(volume: float, fraction: float, lot: float) -> float:

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from ost_lab.core.array_feed import ArrayFeed
 from ost_lab.core.events import Bar, Tick
 
 __all__ = ["BarData", "SymbolBars", "ticks_data", "to_bar_data"]
@@ -77,23 +78,14 @@ class BarData:
         """Core ``Bar`` (or ``Tick``) events in (close ts, symbol order) order."""
         if self.ticks:
             return self._tick_events()
-        out: list[tuple[int, int, int, Bar]] = []
-        for j, b in enumerate(self.symbols.values()):
-            cols = zip(
-                b.ts_open.tolist(),
-                b.ts_close.tolist(),
-                b.open.tolist(),
-                b.high.tolist(),
-                b.low.tolist(),
-                b.close.tolist(),
-                b.volume.tolist(),
-                strict=True,
-            )
-            for k, (t0, t1, o, h, lo, c, v) in enumerate(cols):
-                out.append((t1, j, k, Bar(b.symbol, t1, o, h, lo, c, v, t0)))
-        if len(self.symbols) > 1:
-            out.sort(key=lambda x: (x[0], x[1], x[2]))
-        return [x[3] for x in out]
+        return list(self.feed())
+
+    def feed(self) -> ArrayFeed:
+        """The bars as core's :class:`~ost_lab.core.array_feed.ArrayFeed` (validated once;
+        the engine replays it over the columns, the same events as :meth:`events`)."""
+        if self.ticks:
+            raise ValueError("tick data replays as Tick events: use events()")
+        return ArrayFeed(list(self.symbols.values()))
 
     def _tick_events(self) -> list[Tick]:
         out: list[tuple[int, int, int, Tick]] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pandas as pd
@@ -87,6 +88,11 @@ def test_a_stop_command_cancels_a_recorded_replay(tmp_path):
 
     def progress(done: int, total: int | None) -> None:
         started.set()
+        # hold the replay at its first progress point until the stop has come through the
+        # database (however fast the replay runs, it cannot finish first)
+        deadline = time.monotonic() + 30
+        while not control.cancel_requested and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def operator() -> None:
         started.wait(30)

@@ -41,12 +41,17 @@ class SMA:
     def update(self, x: float) -> float:
         n = self.n
         pos = self._pos
-        if self._count >= n:
-            self._sum += x - self._buf[pos]
-        else:
-            self._sum += x
-            self._count += 1
-        self._buf[pos] = x
+        buf = self._buf
+        if self._count >= n:  # warm: the hot path, fewest attribute touches
+            total = self._sum = self._sum + (x - buf[pos])
+            buf[pos] = x
+            pos += 1
+            self._pos = 0 if pos == n else pos
+            v = self.value = total / n
+            return v
+        self._sum += x
+        self._count += 1
+        buf[pos] = x
         pos += 1
         self._pos = 0 if pos == n else pos
         v = NAN if self._count < n else self._sum / n
