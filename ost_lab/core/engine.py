@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any, Literal
@@ -138,6 +138,10 @@ class Engine:
         self.events: list[BrokerEvent] = []
         self.rejections: list[tuple[str, RiskRejection]] = []
         self._by_name = {s.name: s for s in self.strategies}
+        # hooks a strategy does not override are no-ops: not called (saves calls per order)
+        self._hears_orders = {s.name for s in self.strategies if _overrides(s, "on_order")}
+        self._hears_fills = {s.name for s in self.strategies if _overrides(s, "on_fill")}
+        self._open_view = _OpenOrders(self)
         self._tags: dict[str, list[str]] = {s.name: [s.name] for s in self.strategies}
         self._held: dict[str, _Held] = {}
         self._local: list[BrokerEvent] = []  # engine-made events, drained with the broker's
@@ -456,7 +460,7 @@ class Engine:
         if self.watchdog is not None and self.watchdog.paused and not order.reduce_only:
             rej: RiskRejection | None = RiskRejection("stale_feed", self.watchdog.reason)
         else:
-            rej = self.risk.check(order, self.now, self.portfolio, self._open_orders())
+            rej = self.risk.check(order, self.now, self.portfolio, self._open_view)
         if rej is not None:
             self.rejections.append((order.id, rej))
             self._local.append(order.reject(self.now, str(rej)))
@@ -509,9 +513,8 @@ class Engine:
                 self._unhold(other)
             else:
                 self.broker.cancel(other, max(self.now, fill.ts))
-        s = self._by_name.get(order.strategy_id)
-        if s is not None:
-            s.on_fill(fill)
+        if order.strategy_id in self._hears_fills:
+            self._by_name[order.strategy_id].on_fill(fill)
 
     def _on_order_event(self, ev: OrderEvent) -> None:
         order = self.orders.get(ev.order_id)
@@ -519,9 +522,8 @@ class Engine:
             return
         if order.child_ids and ev.status in _ENDED_UNFILLED:
             self._release_children(order)
-        s = self._by_name.get(order.strategy_id)
-        if s is not None:
-            s.on_order(order, ev)
+        if order.strategy_id in self._hears_orders:
+            self._by_name[order.strategy_id].on_order(order, ev)
 
     def _release_children(self, parent: Order) -> None:
         held = self._held.pop(parent.id, None)
@@ -597,6 +599,23 @@ class _BulkEquity:
         pf.record_many(self.ts[a:end], cash + total)
         segs.clear()
         self.done = end
+
+
+class _OpenOrders:
+    """The engine's working orders, listed only if iterated (most risk checks never do)."""
+
+    __slots__ = ("_engine",)
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def __iter__(self) -> Iterator[Order]:
+        return iter(self._engine._open_orders())
+
+
+def _overrides(strategy: Strategy, hook: str) -> bool:
+    """True when ``strategy`` defines ``hook`` itself (class or instance), not the no-op."""
+    return getattr(type(strategy), hook) is not getattr(Strategy, hook) or hook in vars(strategy)
 
 
 _TERMINAL = frozenset(s for s in OrderStatus if s.is_terminal)
