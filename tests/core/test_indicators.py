@@ -284,6 +284,23 @@ def test_three_forms_identical_random(xs: list[float], n: int) -> None:
     check_three_forms(np.array(xs, dtype=float), n)
 
 
+@pytest.mark.parametrize("n", [2, 3, 7])
+@pytest.mark.parametrize("big", [441.4726, 999.99, 1e6])
+def test_window_of_identical_values_has_exactly_zero_spread(n: int, big: float) -> None:
+    # A large value leaving the window used to leave rounding residue in the sliding variance
+    # (std 6.6e-6 instead of 0 for [., 441.47.., 1.1, 1.1]); pandas gives exactly 0 there.
+    x = np.array([1.0, big] + [1.1] * (n + 2))
+    want = pd.Series(x).rolling(n).std(ddof=0).to_numpy()
+    assert np.all(want[n + 1 :] == 0.0)
+    got = ind.rolling_std(x, n)
+    assert_same(got[n + 1 :], want[n + 1 :])  # exactly zero
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    mid, up, lo = ind.bollinger(x, n, 2.0)
+    assert np.all(mid[n + 1 :] == 1.1) and np.all(up[n + 1 :] == 1.1) and np.all(lo[n + 1 :] == 1.1)
+    assert np.all(np.isnan(ind.zscore(x, n)[n + 1 :]))  # no spread: undefined
+    check_three_forms(x, n)
+
+
 @settings(max_examples=40, deadline=None)
 @given(xs=st.lists(finite, min_size=1, max_size=60), n=st.integers(1, 10))
 def test_random_against_references(xs: list[float], n: int) -> None:

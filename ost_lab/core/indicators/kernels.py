@@ -277,17 +277,24 @@ def rsi(values: np.ndarray, n: int) -> np.ndarray:
 # state: [n, count, pos, mean, m2, k, buf[n]]
 
 
+_MV_BUF = 8  # first window slot of a meanvar state
+
+
 @njit(cache=True)
 def meanvar_init(n: int, k: float = 2.0) -> np.ndarray:
     """State for a rolling mean and population variance.
 
     Sliding Welford update, with an exact two-pass recompute every n values (amortised O(1)).
+    A window of n identical values is exactly (x, 0), as in pandas: the sliding update would
+    leave rounding residue there, which the square root of a standard deviation magnifies.
+    Layout: [n, count, pos, mean, m2, k, last value, run of identical values, window...].
     """
     if n < 1:
         raise ValueError("n must be >= 1")
-    s = np.zeros(6 + n)
+    s = np.zeros(_MV_BUF + n)
     s[0] = n
     s[5] = k
+    s[6] = NAN
     return s
 
 
@@ -300,7 +307,7 @@ def meanvar_update(state: np.ndarray, x: float) -> tuple[float, float]:
     mean = state[3]
     m2 = state[4]
     if count >= n:
-        old = state[6 + pos]
+        old = state[_MV_BUF + pos]
         delta = x - old
         new_mean = mean + delta / n
         m2 += delta * (x - new_mean + old - mean)
@@ -311,7 +318,7 @@ def meanvar_update(state: np.ndarray, x: float) -> tuple[float, float]:
         delta = x - mean
         mean += delta / count
         m2 += delta * (x - mean)
-    state[6 + pos] = x
+    state[_MV_BUF + pos] = x
     pos += 1
     if pos == n:
         pos = 0
@@ -319,12 +326,18 @@ def meanvar_update(state: np.ndarray, x: float) -> tuple[float, float]:
             # exact two-pass refresh once per window: stops rounding drift accumulating
             total = 0.0
             for i in range(n):
-                total += state[6 + i]
+                total += state[_MV_BUF + i]
             mean = total / n
             m2 = 0.0
             for i in range(n):
-                d = state[6 + i] - mean
+                d = state[_MV_BUF + i] - mean
                 m2 += d * d
+    same = state[7] + 1.0 if x == state[6] else 1.0
+    state[6] = x
+    state[7] = same
+    if same >= n:
+        mean = x
+        m2 = 0.0
     if m2 < 0.0:
         m2 = 0.0
     state[2] = pos

@@ -216,9 +216,10 @@ class RSI:
 
 
 class _MeanVar:
-    """Rolling mean and population variance: sliding Welford, exact refresh every n values."""
+    """Rolling mean and population variance: sliding Welford, exact refresh every n values,
+    exactly (x, 0) over a window of n identical values (as ``kernels.meanvar_update``)."""
 
-    __slots__ = ("_buf", "_count", "_m2", "_mean", "_pos", "n")
+    __slots__ = ("_buf", "_count", "_last", "_m2", "_mean", "_pos", "_same", "n")
 
     def __init__(self, n: int) -> None:
         self.n = _check(n)
@@ -227,6 +228,8 @@ class _MeanVar:
         self._pos = 0
         self._mean = 0.0
         self._m2 = 0.0
+        self._last = NAN
+        self._same = 0.0
 
     def push(self, x: float) -> tuple[float, float]:
         n = self.n
@@ -258,6 +261,12 @@ class _MeanVar:
                 for b in buf:
                     d = b - mean
                     m2 += d * d
+        same = self._same + 1.0 if x == self._last else 1.0
+        self._last = x
+        self._same = same
+        if same >= n:
+            mean = x
+            m2 = 0.0
         if m2 < 0.0:
             m2 = 0.0
         self._pos = pos
