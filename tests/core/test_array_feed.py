@@ -188,3 +188,16 @@ def test_equity_at_arrays_matches_scalar_equity() -> None:
     for k in range(3):
         pf.marks.update(AAA=float(a[k]), BBB=float(b[k]))
         assert bulk[k] == pf.equity()
+
+
+def test_a_bound_history_never_writes_into_the_feed_columns() -> None:
+    cols = columns("AAA", 30, 8)
+    before = cols.close.copy()
+    s = Busy()
+    Engine(s, ArrayFeed([cols]), initial_cash=1e6).run()
+    later = bars_of([columns("AAA", 5, 9, t0=T0 + 100 * MIN)])
+    Engine(s, ListFeed(later), initial_cash=1e6).run()  # the bar-by-bar path appends
+    np.testing.assert_array_equal(cols.close, before)
+    h = s.data["AAA"]
+    assert len(h) == 35
+    np.testing.assert_array_equal(h.close, np.concatenate([before, [b.close for b in later]]))
