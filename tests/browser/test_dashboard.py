@@ -365,6 +365,32 @@ def test_settings_show_the_runs_database_and_set_the_refresh_interval(lab, lab_s
     assert schema["confirmStop"]["default"] is True
     assert schema["runsDatabase"]["readOnly"] is True
 
+    # The refresh interval sets how often the dashboard polls the server.
+    def polls_per_second(seconds: float = 4.0) -> float:
+        seen: list[str] = []
+        listener = lambda request: seen.append(request.url)  # noqa: E731
+        page.on("request", listener)
+        page.wait_for_timeout(seconds * 1000)
+        page.remove_listener("request", listener)
+        return sum("/ost-lab/api/status" in url for url in seen) / seconds
+
+    def set_interval(raw: str) -> None:
+        page.evaluate(
+            "raw => window.jupyterapp.serviceManager.settings.save('ost-lab:plugin', raw)", raw
+        )
+        lab.open()  # the lab reads user settings when it starts
+        open_sidebar(lab)
+
+    try:
+        set_interval('{"refreshInterval": 0.5}')
+        fast = polls_per_second()
+        set_interval('{"refreshInterval": 4}')
+        slow = polls_per_second()
+    finally:
+        set_interval("{}")
+    assert fast >= 1.0, fast  # every 0.5 s: about 2 per second
+    assert slow <= 0.5, slow  # every 4 s: about 0.25 per second
+
 
 def test_sidebar_shows_more_runs_page_by_page_past_the_api_page_size(lab, lab_server):
     n = 1205  # more than one page of the control API (1000)
