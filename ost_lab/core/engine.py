@@ -283,44 +283,46 @@ class Engine:
         first = min((int(c.ts_close[0]) for c in feed.columns if len(c.ts_close)), default=None)
         if first is not None and first < self.now:
             raise ValueError(f"feed out of order: {first} < {self.now}")
-        for bars in feed.chunks(step):
-            for bar in bars:
-                if ctl.cancel_requested or ctl.stop_requested:
-                    break
-                self._cursor = n
-                sym = bar.symbol
-                on_market_data(bar)
-                if local or queue:
-                    if bar.ts_open > self.now:
-                        self.now = bar.ts_open
-                    self._drain()
-                ts = self.now = bar.ts
-                close = marks[sym] = bar.close
-                if per_bar:
-                    risk.on_equity(ts, pf.equity())
-                paused = wd is not None and wd.paused
-                for on_bar, h, warmup in subs[sym]:
-                    h._n += 1
-                    h.last_price = close
-                    if h._n >= warmup and not paused:
-                        on_bar(bar)
-                        if local or queue:
-                            self._drain()
-                if per_bar:
-                    risk.on_equity(ts, pf.record(ts))
-                n += 1
-            else:
-                self._cursor = n
-                if self._bulk is not None:
-                    self._bulk.flush(n)
-                if self.progress is not None and n % self.progress_every == 0:
-                    self.progress(n, self.total)
-                continue
-            break
-        self._cursor = n
-        if self._bulk is not None:
-            self._bulk.flush(n)
-            self._bulk = None
+        try:
+            for bars in feed.chunks(step):
+                for bar in bars:
+                    if ctl.cancel_requested or ctl.stop_requested:
+                        break
+                    self._cursor = n
+                    sym = bar.symbol
+                    on_market_data(bar)
+                    if local or queue:
+                        if bar.ts_open > self.now:
+                            self.now = bar.ts_open
+                        self._drain()
+                    ts = self.now = bar.ts
+                    close = marks[sym] = bar.close
+                    if per_bar:
+                        risk.on_equity(ts, pf.equity())
+                    paused = wd is not None and wd.paused
+                    for on_bar, h, warmup in subs[sym]:
+                        h._n += 1
+                        h.last_price = close
+                        if h._n >= warmup and not paused:
+                            on_bar(bar)
+                            if local or queue:
+                                self._drain()
+                    if per_bar:
+                        risk.on_equity(ts, pf.record(ts))
+                    n += 1
+                else:
+                    self._cursor = n
+                    if self._bulk is not None:
+                        self._bulk.flush(n)
+                    if self.progress is not None and n % self.progress_every == 0:
+                        self.progress(n, self.total)
+                    continue
+                break
+            self._cursor = n
+        finally:  # also on an exception: equity of the events that completed
+            if self._bulk is not None:
+                self._bulk.flush(self._cursor)
+                self._bulk = None
         if n < total or ctl.cancel_requested or ctl.stop_requested:
             status = self._final_status()
         return status, n

@@ -201,3 +201,23 @@ def test_a_bound_history_never_writes_into_the_feed_columns() -> None:
     h = s.data["AAA"]
     assert len(h) == 35
     np.testing.assert_array_equal(h.close, np.concatenate([before, [b.close for b in later]]))
+
+
+def test_a_failing_strategy_leaves_the_same_equity_history() -> None:
+    cols = [columns("AAA", 120, 10)]
+
+    class Fails(Busy):
+        def on_bar(self, bar: Bar) -> None:
+            super().on_bar(bar)
+            if len(self.data[bar.symbol]) == 90:
+                raise RuntimeError("boom")
+
+    def go(feed: Any) -> tuple[list[int], list[float]]:
+        engine = Engine(Fails(), feed, initial_cash=1e6)
+        with pytest.raises(RuntimeError, match="boom"):
+            engine.run()
+        ts, values = engine.portfolio.equity_history()
+        return list(ts), list(values)
+
+    ref, got = go(ListFeed(bars_of(cols))), go(ArrayFeed(cols))
+    assert got == ref and len(got[0]) == 89
