@@ -279,23 +279,30 @@ class Backtest:
         tag = getattr(self.strategy, "__name__", "kernel")
         idx = _utc_index(b.ts_close[:n_done], "ts")
         eq = pd.Series(equity[:n_done], index=idx, name="equity", copy=False)
-        f = fills[: int(acct[V.NF])]
-        bar = f[:, V.F_BAR].astype(np.int64)
-        ts = np.where(f[:, V.F_AT_OPEN] > 0, b.ts_open[bar], b.ts_close[bar])
-        fr = pd.DataFrame(
-            {
-                "ts": ts.astype(np.int64),
-                "symbol": pd.Series([b.symbol] * len(f), dtype=object),
-                "qty": f[:, V.F_QTY],
-                "price": f[:, V.F_PRICE],
-                "commission": f[:, V.F_FEE],
-                "tag": pd.Series([tag] * len(f), dtype=object),
-            },
-            columns=list(FILLS_COLUMNS),
-        )
-        o = olog[: int(acct[V.NO])]  # this run's own table: no copy
+        f = fills[: int(acct[V.NF])]  # this run's own tables: no copy
+        o = olog[: int(acct[V.NO])]
         meta = {"params": params.tolist()}
-        return BacktestResult(status, eq, fr, lambda: _orders_frame(b, o), self.data, meta, n_done)
+        return BacktestResult(
+            status, eq, lambda: _fills_frame(b, f, tag), lambda: _orders_frame(b, o), self.data,
+            meta, n_done,
+        )  # fmt: skip
+
+
+def _fills_frame(b: Any, f: npt.NDArray[np.float64], tag: str) -> pd.DataFrame:
+    """The kernel venue's fill log as core ``FILLS_COLUMNS``."""
+    bar = f[:, V.F_BAR].astype(np.int64)
+    ts = np.where(f[:, V.F_AT_OPEN] > 0, b.ts_open[bar], b.ts_close[bar])
+    return pd.DataFrame(
+        {
+            "ts": ts.astype(np.int64),
+            "symbol": pd.Series([b.symbol] * len(f), dtype=object),
+            "qty": f[:, V.F_QTY],
+            "price": f[:, V.F_PRICE],
+            "commission": f[:, V.F_FEE],
+            "tag": pd.Series([tag] * len(f), dtype=object),
+        },
+        columns=list(FILLS_COLUMNS),
+    )
 
 
 def _orders_frame(b: Any, o: npt.NDArray[np.float64]) -> pd.DataFrame:

@@ -2,8 +2,9 @@
 
 Signals follow backtesting.py's ``crossover``: fast crosses above slow when it was strictly
 below on the previous bar and is strictly above now. Entries are fraction orders (sized at fill
-from available funds, backtesting.py's default ``size=0.9999``); exits close the position.
-``short=1`` also goes short on a downward cross (long/short variant).
+from available funds, backtesting.py's default ``size=0.9999``), or, with ``units > 0``, fixed
+quantities (a workload whose fill rate does not depend on the account's funds); exits close the
+position. ``short=1`` also goes short on a downward cross (long/short variant).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy.typing as npt
 from ost_lab.core.events import Bar
 from ost_lab.core.indicators import SMA
 from ost_lab.core.strategy import Param, Strategy
+from ost_lab.core.types import Side
 from ost_lab.replay._numba import jit
 from ost_lab.replay.broker import submit_fraction
 from ost_lab.replay.kernel import order
@@ -28,7 +30,7 @@ NAN = math.nan
 
 
 def sma_cross_state(params: F64) -> F64:
-    """Kernel state for ``params = [fast, slow, short, fraction]``: previous fast and slow
+    """Kernel state for ``params = [fast, slow, short, fraction(, units)]``: previous fast and slow
     SMA, and their running sums."""
     return np.array([NAN, NAN, 0.0, 0.0])
 
@@ -37,7 +39,8 @@ def sma_cross_state(params: F64) -> F64:
 def sma_cross(
     i: int, o: F64, h: F64, lo: F64, c: F64, v: F64, acct: F64, state: F64, params: F64, out: F64
 ) -> int:
-    """SMA(fast, slow) crossover kernel; ``params = [fast, slow, short, fraction]``.
+    """SMA(fast, slow) crossover kernel; ``params = [fast, slow, short, fraction(, units)]``:
+    entries for ``fraction`` of available funds, or for ``units`` units when ``units > 0``.
 
     The SMAs are running sums with ``c`` itself as the ring buffer: the same float operations
     in the same order as ``core.indicators.SMA`` (so bit-identical to the ``Strategy``), written
@@ -60,13 +63,19 @@ def sma_cross(
         pos = acct[POS]
         if pos < 0:
             n = order(out, n, 1.0, -pos)
-        n = order(out, n, 1.0, params[3], 0.0, NAN, NAN, QTY_FRACTION)
+        if params.size > 4 and params[4] > 0:
+            n = order(out, n, 1.0, params[4])
+        else:
+            n = order(out, n, 1.0, params[3], 0.0, NAN, NAN, QTY_FRACTION)
     elif ps < pf and s > f:
         pos = acct[POS]
         if pos > 0:
             n = order(out, n, -1.0, pos)
         if params[2] > 0:
-            n = order(out, n, -1.0, params[3], 0.0, NAN, NAN, QTY_FRACTION)
+            if params.size > 4 and params[4] > 0:
+                n = order(out, n, -1.0, params[4])
+            else:
+                n = order(out, n, -1.0, params[3], 0.0, NAN, NAN, QTY_FRACTION)
     return n
 
 
@@ -77,6 +86,7 @@ class SmaCross(Strategy):
     slow = Param(20, min=1)
     short = Param(False)
     fraction = Param(1.0 - 2.0**-52, min=0.0, max=1.0, doc="of available funds (1 - eps: all)")
+    units = Param(0.0, min=0.0, doc="fixed quantity per entry (0: size by fraction)")
 
     def on_start(self) -> None:
         """Fresh indicators for the run."""
@@ -92,9 +102,15 @@ class SmaCross(Strategy):
         if pf < ps and f > s:
             if pos < 0:
                 self.buy(-pos)
-            submit_fraction(self, 1, self.fraction)
+            self._entry(1)
         elif ps < pf and s > f:
             if pos > 0:
                 self.sell(pos)
             if self.short:
-                submit_fraction(self, -1, self.fraction)
+                self._entry(-1)
+
+    def _entry(self, side: int) -> None:
+        if self.units > 0:
+            self.order(Side(side), self.units)
+        else:
+            submit_fraction(self, side, self.fraction)

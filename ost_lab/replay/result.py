@@ -29,11 +29,18 @@ class BacktestResult:
 
     status: Literal["completed", "stopped", "cancelled"]
     equity: pd.Series
-    fills: pd.DataFrame
+    make_fills: pd.DataFrame | Callable[[], pd.DataFrame]
     make_orders: Callable[[], pd.DataFrame]
     data: BarData
     params: dict[str, Any] = field(default_factory=dict)
     n_bars: int = 0
+
+    @cached_property
+    def fills(self) -> pd.DataFrame:
+        """Every fill (core ``FILLS_COLUMNS``); a kernel replay's table is built on first
+        access (for 10M bars with a fill every ~20 bars, about as long as the replay itself)."""
+        src = self.make_fills
+        return src() if callable(src) else src
 
     @cached_property
     def orders(self) -> pd.DataFrame:

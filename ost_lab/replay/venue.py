@@ -150,7 +150,9 @@ def match_orders(
     Market orders need only the open: high, low and close are read for other types only."""
     nw = int(acct[NW])
     vol = _bar_volume(i, v, cfg)
-    pool = _fill_quantity(1e300, vol, cfg[VOL_FRAC], cfg[LOT])
+    pool = 1e300  # what _fill_quantity gives without a cap (no call on the common path)
+    if cfg[VOL_FRAC] > 0.0:
+        pool = _fill_quantity(1e300, vol, cfg[VOL_FRAC], cfg[LOT])
     op = o[i]
     path = int(cfg[INTRABAR])
     hi = lw = cl = math.nan
@@ -219,6 +221,7 @@ def submit(
     """Accept the ``n`` orders a strategy emitted at bar ``i``'s close (``c``). Same-close timing
     fills market orders now at the close; everything else starts working at bar
     ``i + 1 + latency``. ``v`` is the volume column (read only when the venue needs it)."""
+    finished = False  # an order already finished: compact, else PENDING is kept up to date
     for r in range(n):
         if out[r, TYPE] == CANCEL_ALL:
             for k in range(int(acct[NW])):
@@ -252,4 +255,10 @@ def submit(
             try_fill(i, nw, c, False, vol, 1e300, ords, olog, fills, acct, cfg)
             if olog[oid, O_STATUS] != WORKING:
                 ords[nw, QTY] = 0.0
-    compact(ords, acct)
+            finished = True
+        elif not (ords[nw, QTY] > 0.0):  # compact drops it
+            finished = True
+        elif not finished and ords[nw, MODE] == QTY_UNITS:  # what compact would add, last
+            acct[PENDING] += ords[nw, SIDE] * ords[nw, QTY]
+    if finished:
+        compact(ords, acct)

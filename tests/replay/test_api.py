@@ -134,3 +134,37 @@ def test_plot_returns_a_bokeh_layout() -> None:
     df = bars([(100, 101, 99, 100, 1e6)] * 3)
     res = Backtest(df, script).run(params=spec(0, 1, 1))
     assert isinstance(res.plot(), LayoutDOM)
+
+
+@pytest.mark.parametrize("short", [False, True])
+def test_fixed_units_sma_cross_both_apis(short: bool) -> None:
+    # units > 0: every entry is `units` at the next open, whatever the funds; exits close
+    df = _walk(3000, seed=4)
+    kw = {"cash": 1_000.0, "commission": 0.001, "slippage": 1.0}
+    ker = Backtest(df, sma_cross, state=sma_cross_state, **kw).run(
+        params=[10, 20, float(short), 0.5, 7.0]
+    )
+    cls = Backtest(df, SmaCross, **kw).run(short=short, units=7.0)
+    cols = ["ts", "qty", "price", "commission"]
+    pd.testing.assert_frame_equal(ker.fills[cols], cls.fills[cols], check_exact=True)
+    pd.testing.assert_series_equal(ker.equity, cls.equity, check_exact=True)
+    # independent: crossings of pandas' rolling means, traded at the next bar's open
+    f, s = df["close"].rolling(10).mean(), df["close"].rolling(20).mean()
+    up = ((f.shift() < s.shift()) & (f > s)).to_numpy()[:-1]
+    down = ((f.shift() > s.shift()) & (f < s)).to_numpy()[:-1]
+    want: list[float] = []
+    pos = 0.0
+    for i in range(len(df) - 1):
+        if up[i]:
+            want.append(-pos + 7.0 if pos < 0 else 7.0)
+        elif down[i] and (pos > 0 or short):
+            want.append(-pos - (7.0 if short else 0.0))
+        else:
+            continue
+        pos += want[-1]
+    got = ker.fills.groupby("ts")["qty"].sum().tolist()
+    assert got == want
+    assert len(want) > 100
+    slip = np.sign(ker.fills["qty"]) * 1e-4 + 1.0
+    opens = df["open"].reindex(pd.DatetimeIndex(ker.fills["ts"], tz="UTC")).to_numpy()
+    np.testing.assert_array_equal(ker.fills["price"].to_numpy(), opens * slip)
