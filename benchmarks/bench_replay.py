@@ -1,7 +1,8 @@
 """Replay benchmarks: SMA(10, 20) crossover, long-only, next-bar-open fills, on one-minute bars.
 
 Every row compares against a baseline measured in the same run: a hand-written numba loop doing
-the same work (commission, slippage, all-in sizing, equity per bar), vectorbt's numba engine
+the same work (commission, slippage, fixed-size or all-in entries, equity per bar, a fill log),
+vectorbt's numba engine
 (if installed), backtesting.py (if installed) and a bare Python loop over lists. The fresh-process
 row runs in a subprocess with the compiled-kernel cache present.
 """
@@ -29,7 +30,10 @@ from ost_lab.replay.examples import SmaCross, sma_cross, sma_cross_state
 FULL = 1.0 - sys.float_info.epsilon
 FEE_BPS = 5.0  # commission, bps of notional
 SLIP_BPS = 1.0  # slippage, bps
-PARAMS = [10.0, 20.0, 0.0, FULL]
+PARAMS = [10.0, 20.0, 0.0, FULL]  # all-in: the account drains, most later entries size to 0
+UNITS = 100.0  # fixed-size workload: every signal fills (the kernel rows' targets)
+UNITS_CASH = 1e8  # never runs out (prices stay within 1-250 on the 10M bars)
+UNITS_PARAMS = [10.0, 20.0, 0.0, FULL, UNITS]
 
 
 def _frame(n: int, seed: int = 3) -> pd.DataFrame:
@@ -68,22 +72,28 @@ def _best_pair(a: Callable[[], Any], b: Callable[[], Any], repeat: int) -> tuple
 
 
 def hand_loop(
-    o: np.ndarray, c: np.ndarray, cash: float, fee_bps: float, slip_bps: float
+    o: np.ndarray,
+    c: np.ndarray,
+    cash: float,
+    fee_bps: float,
+    slip_bps: float,
+    units: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The anchor: SMA(10, 20) cross, all-in long at the next open, fees and slippage, written
-    by hand. Same work and arithmetic as the kernel replay (same SMA running sums, sizing as
-    ``replay.sizing.fraction_qty``, fee as ``replay.commission.fee``), so the final equity is
-    bit-identical; returns its equity curve and fill log (bar, qty, price, fee). Its output
-    arrays come from numpy, as the replay's do (same allocator, same page-fault cost)."""
+    """The anchor: SMA(10, 20) cross, long at the next open (``units`` per entry, or all-in
+    when 0), fees and slippage, written by hand. Same work and arithmetic as the kernel replay
+    (same SMA running sums, sizing as ``replay.sizing.fraction_qty``, fee as
+    ``replay.commission.fee``), so the final equity is bit-identical; returns its equity curve
+    and fill log (bar, qty, price, fee). Its output arrays come from numpy, as the replay's do
+    (same allocator, same page-fault cost)."""
     n = c.shape[0]
     equity, f_qty, f_px, f_fee = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
     f_bar = np.empty(n, dtype=np.int64)
-    nf = _hand_loop(o, c, cash, fee_bps, slip_bps, equity, f_bar, f_qty, f_px, f_fee)
+    nf = _hand_loop(o, c, cash, fee_bps, slip_bps, units, equity, f_bar, f_qty, f_px, f_fee)
     return equity, f_bar[:nf], f_qty[:nf], f_px[:nf], f_fee[:nf]
 
 
 @jit
-def _hand_loop(o, c, cash, fee_bps, slip_bps, equity, f_bar, f_qty, f_px, f_fee):  # type: ignore[no-untyped-def]
+def _hand_loop(o, c, cash, fee_bps, slip_bps, units, equity, f_bar, f_qty, f_px, f_fee):  # type: ignore[no-untyped-def]
     n = c.shape[0]
     nf = 0
     sf = 0.0
@@ -97,9 +107,11 @@ def _hand_loop(o, c, cash, fee_bps, slip_bps, equity, f_bar, f_qty, f_px, f_fee)
             side = 1.0 if signal > 0 else -1.0
             px = o[i] * (1.0 + side * slip_bps * 1e-4)
             q = pos if signal < 0 else 0.0
-            if signal > 0 and cash > 0.0:  # all available funds, whole units
-                units = (cash * FULL) // (px + px * fee_bps * 1e-4)
-                q = ((units + 1e-9) // 1.0) * 1.0
+            if signal > 0 and units > 0.0:
+                q = units
+            elif signal > 0 and cash > 0.0:  # all available funds, whole units
+                whole = (cash * FULL) // (px + px * fee_bps * 1e-4)
+                q = ((whole + 1e-9) // 1.0) * 1.0
             if q > 0.0:
                 fee = fee_bps * 1e-4 * q * px
                 cash -= side * q * px + fee
@@ -163,13 +175,15 @@ def python_loop(o: list[float], c: list[float], cash: float) -> list[float]:
     return eq
 
 
-def _kernel_bt(df: pd.DataFrame) -> Backtest:
+def _kernel_bt(df: pd.DataFrame, cash: float = 1e6) -> Backtest:
     return Backtest(
-        df, sma_cross, cash=1e6, commission=FEE_BPS * 1e-4, slippage=SLIP_BPS, state=sma_cross_state
-    )
+        df, sma_cross, cash=cash, commission=FEE_BPS * 1e-4, slippage=SLIP_BPS,
+        state=sma_cross_state,
+    )  # fmt: skip
 
 
 def _vectorbt_rate(df: pd.DataFrame) -> float | None:
+    """vectorbt's numba engine on the same fixed-size signals (``size_type="amount"``)."""
     try:
         import vectorbt as vbt
     except Exception:
@@ -183,7 +197,8 @@ def _vectorbt_rate(df: pd.DataFrame) -> float | None:
         exits = fast.vbt.crossed_below(slow).shift(1, fill_value=False)
         pf = vbt.Portfolio.from_signals(
             close, entries, exits, price=open_, fees=FEE_BPS * 1e-4,
-            slippage=SLIP_BPS * 1e-4, init_cash=1e6, freq="1min",
+            slippage=SLIP_BPS * 1e-4, init_cash=UNITS_CASH, size=UNITS, size_type="amount",
+            freq="1min",
         )  # fmt: skip
         pf.value()
 
@@ -264,24 +279,37 @@ def run(quick: bool) -> list[Row]:
     df = _frame(n_kernel)
     o, c = df["open"].to_numpy(), df["close"].to_numpy()
     hand_loop(o[:1000], c[:1000], 1e6, FEE_BPS, SLIP_BPS)
-    bt = _kernel_bt(df)
-    res = bt.run(params=PARAMS)
-    eq, *_ = hand_loop(o, c, 1e6, FEE_BPS, SLIP_BPS)
-    if eq[-1] != res.final_equity:  # the same work: the same result, bit for bit
-        raise AssertionError(f"hand loop {eq[-1]!r} != kernel replay {res.final_equity!r}")
-    del res, eq
-    t_hand, t_kernel = _best_pair(
-        lambda: hand_loop(o, c, 1e6, FEE_BPS, SLIP_BPS), lambda: bt.run(params=PARAMS), 7
-    )
-    hand, kernel = len(c) / t_hand, len(c) / t_kernel
-    label = f"kernel SMA cross, {n_kernel / 1e6:g}M 1m bars, fees+slippage"
-    rows.append(Row(label, "bars/s", kernel, "bars/s", "hand-written numba loop", hand,
-                    target=1 / 1.5))  # fmt: skip
-    rows.append(Row(label, "bars/s", kernel, "bars/s", "absolute target", 30e6, target=1.0))
-    vbt = _vectorbt_rate(_frame(n_vbt))
-    if vbt is not None:
-        rows.append(Row(label, "bars/s", kernel, "bars/s", "vectorbt from_signals", vbt,
-                        target=8.0))  # fmt: skip
+    runs = [  # (workload, cash, params, units, target rows?)
+        (f"fixed {UNITS:g} units", UNITS_CASH, UNITS_PARAMS, UNITS, True),
+        ("all-in", 1e6, PARAMS, 0.0, False),
+    ]
+    for name, cash, params, units, targets in runs:
+        bt = _kernel_bt(df, cash)
+        res = bt.run(params=params)
+        eq, *_ = hand_loop(o, c, cash, FEE_BPS, SLIP_BPS, units)
+        if eq[-1] != res.final_equity:  # the same work: the same result, bit for bit
+            raise AssertionError(f"hand loop {eq[-1]!r} != kernel replay {res.final_equity!r}")
+        n_orders, n_fills = len(res.orders), len(res.fills)
+        del res, eq
+        t_hand, t_kernel = _best_pair(
+            lambda: hand_loop(o, c, cash, FEE_BPS, SLIP_BPS, units),  # noqa: B023
+            lambda: bt.run(params=params),  # noqa: B023
+            7,
+        )
+        hand, kernel = len(c) / t_hand, len(c) / t_kernel
+        label = (
+            f"kernel SMA cross, {name}, {n_kernel / 1e6:g}M 1m bars, fees+slippage "
+            f"({n_orders:,} orders, {n_fills:,} fills)"
+        )
+        rows.append(Row(label, "bars/s", kernel, "bars/s", "hand-written numba loop", hand,
+                        target=1 / 1.5 if targets else None))  # fmt: skip
+        if not targets:
+            continue
+        rows.append(Row(label, "bars/s", kernel, "bars/s", "absolute target", 30e6, target=1.0))
+        vbt = _vectorbt_rate(_frame(n_vbt))
+        if vbt is not None:
+            rows.append(Row(label, "bars/s", kernel, "bars/s", "vectorbt from_signals", vbt,
+                            target=8.0))  # fmt: skip
 
     py = _frame(n_py)
     ol, cl = py["open"].tolist(), py["close"].tolist()
