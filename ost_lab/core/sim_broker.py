@@ -55,6 +55,10 @@ class SimulatedBroker:
 
     #: Intrabar path assumed by the fill rules (``matching.PESSIMISTIC`` / ``BAR_DIRECTION``).
     intrabar: int = matching.PESSIMISTIC
+    #: Order latency: an order submitted at ``ts`` is matched only against market events that
+    #: start at or after ``ts + latency_ns`` (and a ``close``-timing market order does not fill
+    #: at submission).
+    latency_ns: int = 0
 
     def __init__(
         self,
@@ -76,6 +80,7 @@ class SimulatedBroker:
         self._last: dict[str, MarketEvent] = {}  # the latest event of each symbol
         self._events: list[BrokerEvent] = []
         self._fill_seq = 0
+        self._arrival: dict[str, int] = {}  # order id -> arrival ts (latency_ns > 0 only)
 
     @property
     def event_queue(self) -> list[BrokerEvent]:
@@ -94,7 +99,9 @@ class SimulatedBroker:
             and last is not None
         ):
             order.stop_price = self._trail_init(order, last)
-        if self.fill_timing == "close" and order.type is OrderType.MARKET and last is not None:
+        if self.latency_ns > 0:
+            self._arrival[order.id] = ts + self.latency_ns
+        elif self.fill_timing == "close" and order.type is OrderType.MARKET and last is not None:
             self._fill(order, ts, order.leaves_qty, last)
             return
         self._working[order.id] = order
@@ -144,10 +151,14 @@ class SimulatedBroker:
             ts_open = ts_close = event.ts
             volume = event.size
             buy_px, sell_px = event.ask, event.bid
+        arrival = self._arrival
         for order in [x for x in self._working.values() if x.symbol == sym]:
+            if arrival and arrival.get(order.id, ts_open) > ts_open:
+                continue  # not at the venue yet
             self._match(order, o, h, lo, c, ts_open, ts_close, volume, buy_px, sell_px)
             if order.is_terminal:
                 del self._working[order.id]
+                arrival.pop(order.id, None)
 
     # ------------------------------------------------------------ internals
     def _inst(self, symbol: str) -> Instrument:
