@@ -58,6 +58,8 @@ class Backtest:
     deciding bar's close: for signals computed at the end of a bar). ``max_volume_fraction``:
     share of each bar's volume available to all working orders together (0 = unlimited).
     ``latency_bars``: orders start working that many bars later (kernel venue).
+    ``latency_ns`` (tick data only; both venues): an order decided at a tick with time ``t``
+    starts working at the first later tick with a time ``>= t + latency_ns``.
     ``intrabar``: the path assumed inside a bar (``core.matching``): ``"pessimistic"`` (only the
     trigger and the close are known to trade after an intrabar trigger) or ``"bar_direction"``
     (open-low-high-close when close >= open, else open-high-low-close).
@@ -76,6 +78,7 @@ class Backtest:
         fill_timing: FillTimingName = "next_open",
         max_volume_fraction: float = 0.0,
         latency_bars: int = 0,
+        latency_ns: int = 0,
         instruments: Mapping[str, Instrument] | None = None,
         account: Literal["margin", "cash"] = "margin",
         risk: RiskEngine | None = None,
@@ -98,6 +101,13 @@ class Backtest:
         self.fill_timing: FillTimingName = fill_timing
         self.max_volume_fraction = float(max_volume_fraction)
         self.latency_bars = int(latency_bars)
+        self.latency_ns = int(latency_ns)
+        if self.latency_ns < 0:
+            raise ValueError(f"latency_ns must be >= 0: {latency_ns!r}")
+        if self.latency_ns and not self.data.ticks:
+            raise ValueError(
+                "latency_ns applies to tick data (trades/quotes); bars take latency_bars"
+            )
         self.instruments = dict(instruments or {})
         self.account = AccountType.MARGIN if account == "margin" else AccountType.CASH
         self.risk = risk
@@ -163,6 +173,7 @@ class Backtest:
             portfolio=pf,
         )
         broker.intrabar = _INTRABAR[self.intrabar]
+        broker.latency_ns = self.latency_ns
         events = self.data.events() if self.data.ticks else self.data.feed()
 
         def report(done: int, total: int | None) -> None:
@@ -230,6 +241,11 @@ class Backtest:
         cfg[V.SAME_CLOSE] = 1.0 if self.fill_timing == "same_close" else 0.0
         cfg[V.LATENCY] = self.latency_bars
         cfg[V.INTRABAR] = _INTRABAR[self.intrabar]
+        cfg[V.LATENCY_NS] = self.latency_ns
+        quotes = (self.data.quotes or {}).get(sym)
+        none = np.empty(0)
+        bid, ask = quotes if quotes is not None else (none, none)
+        cfg[V.QUOTES] = 1.0 if quotes is not None else 0.0
         acct = np.zeros(V.A_COLS)
         acct[V.CASH] = acct[V.EQUITY] = self.cash
         mo = self.max_orders
@@ -252,8 +268,8 @@ class Backtest:
                 dtype=np.float64,
             )
             i1 = min(n, i + chunk_bars)
-            i = run(i, i1, b.open, b.high, b.low, b.close, b.volume, acct, state, p, out,
-                    ords, olog, fills, cfg, equity, room)  # fmt: skip
+            i = run(i, i1, b.open, b.high, b.low, b.close, b.volume, b.ts_open, bid, ask, acct,
+                    state, p, out, ords, olog, fills, cfg, equity, room)  # fmt: skip
             if acct[V.NF] > room[0]:
                 fills = _grow(fills, int(acct[V.NF]))
             if acct[V.NO] > room[1]:

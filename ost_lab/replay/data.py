@@ -105,8 +105,9 @@ class BarData:
 
 def ticks_data(ticks: Mapping[str, Any], symbol: str) -> BarData:
     """Secmaster ``trades()``/``quotes()`` columns (``ts_event`` and ``price`` + ``size``, or
-    ``bid_px``/``ask_px``) as one-price bars; quotes trade at the mid for the kernel venue and
-    at the touch (ask for buys, bid for sells) in the event loop, as core matches ticks."""
+    ``bid_px``/``ask_px``) as one-price bars. A quote's bar is at the mid (what a kernel sees);
+    both venues fill quotes at the touch (ask for buys, bid for sells, from ``quotes``), as
+    core matches ticks, and at the mid when that side is missing."""
     ts = np.ascontiguousarray(ticks["ts_event"], dtype=np.int64)
     if ts.shape[0] > 1 and np.any(np.diff(ts) < 0):
         raise ValueError(f"{symbol}: tick timestamps must not go backwards")

@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 from numba.core.dispatcher import Dispatcher
 
-from ost_lab.core.events import Bar
+from ost_lab.core.events import Bar, Tick
 from ost_lab.core.strategy import Strategy
 from ost_lab.paths import cache_dir
 from ost_lab.replay import venue as V
@@ -47,27 +47,27 @@ from ost_lab.replay.broker import submit_fraction
 __all__ = ["KernelStrategy", "order", "runner_for"]
 
 F64 = npt.NDArray[np.float64]
-_RUNNER_VERSION = "2"
+_RUNNER_VERSION = "3"
 
 # One replay loop, emitted twice: ``run_chunk`` without numba's reference-counting runtime
 # (fast: no atomic increments per array hand-over) and ``run_chunk_nrt`` with it, used only
 # for kernels that allocate arrays (they do not compile without the runtime).
 _LOOP = """
 @{deco}
-def {fn}(i0, i1, o, h, lo, c, v, acct, state, params, out, ords, olog, fills, cfg, equity,
-         room):
+def {fn}(i0, i1, o, h, lo, c, v, ts, bid, ask, acct, state, params, out, ords, olog, fills,
+         cfg, equity, room):
     mult = cfg[MULT]
     for i in range(i0, i1):
         if (i & 7) == 0:  # fills read the open of the bar after a signal: fetch opens ahead
             prefetch(o, i + 64)
         busy = acct[NW] > 0
         if busy:
-            match_orders(i, o, h, lo, c, v, ords, olog, fills, acct, cfg)
+            match_orders(i, o, h, lo, c, v, bid, ask, ords, olog, fills, acct, cfg)
         eq = acct[CASH] + acct[POS] * c[i] * mult
         acct[EQUITY] = eq
         n = kernel(i, o, h, lo, c, v, acct, state, params, out)
         if n > 0:
-            submit(i, n, c[i], v, out, ords, olog, fills, acct, cfg)
+            submit(i, n, c[i], v, ts, out, ords, olog, fills, acct, cfg)
             eq = acct[CASH] + acct[POS] * c[i] * mult
             acct[EQUITY] = eq
             busy = True
@@ -226,29 +226,41 @@ class KernelStrategy(Strategy):
         self.kstate = make_state(state, self.kparams)
         self.kout = np.zeros((max_orders, V.OUT_COLS), dtype=np.float64)
         self.kacct = np.zeros(V.A_COLS, dtype=np.float64)
+        self._ticks: dict[str, tuple[F64, F64, int]] = {}  # symbol -> (prices, sizes, count)
 
     def on_bar(self, bar: Bar) -> None:
         """Call the kernel at this bar's close and submit what it decided."""
         h = self.data[bar.symbol]
+        self._call(bar.symbol, len(h) - 1, h.open, h.high, h.low, h.close, h.volume)
+
+    def on_tick(self, tick: Tick) -> None:
+        """Call the kernel at this tick, seen as a one-price bar (price = open = high = low =
+        close, volume = size), as the kernel venue replays ticks."""
+        px, sz, k = self._ticks.get(tick.symbol) or (np.empty(1024), np.empty(1024), 0)
+        if k == px.shape[0]:
+            px, sz = np.resize(px, 2 * k), np.resize(sz, 2 * k)
+        px[k], sz[k] = tick.price, tick.size
+        self._ticks[tick.symbol] = (px, sz, k + 1)
+        p, s = px[: k + 1], sz[: k + 1]
+        self._call(tick.symbol, k, p, p, p, p, s)
+
+    def _call(self, symbol: str, i: int, o: F64, h: F64, lo: F64, c: F64, v: F64) -> None:
         a = self.kacct
         pf = self.portfolio
         a[V.CASH] = pf.cash
-        a[V.POS] = self.position_of(bar.symbol)
+        a[V.POS] = self.position_of(symbol)
         a[V.EQUITY] = pf.equity()
         a[V.PENDING] = sum(
-            o.leaves_qty * float(o.side) for o in self.open_orders(bar.symbol) if o.qty > 0
+            od.leaves_qty * float(od.side) for od in self.open_orders(symbol) if od.qty > 0
         )
-        n = self.kernel(
-            len(h) - 1, h.open, h.high, h.low, h.close, h.volume, a, self.kstate, self.kparams,
-            self.kout,
-        )  # fmt: skip
+        n = self.kernel(i, o, h, lo, c, v, a, self.kstate, self.kparams, self.kout)
         for r in range(n):
             row = self.kout[r]
             if row[V.TYPE] == V.CANCEL_ALL:
-                for o in self.open_orders(bar.symbol):
-                    self.cancel(o)
+                for od in self.open_orders(symbol):
+                    self.cancel(od)
                 continue
-            self._send(bar.symbol, row)
+            self._send(symbol, row)
 
     def _send(self, symbol: str, row: F64) -> None:
         side = 1 if row[V.SIDE] > 0 else -1

@@ -35,7 +35,9 @@ A_COLS = 8
 # cfg
 MULT, LOT, VOL_FRAC, PER_UNIT, BPS, MIN_FEE, SLIP_KIND, SLIP_P, SAME_CLOSE, LATENCY = range(10)
 INTRABAR = 10  # core.matching's path code: PESSIMISTIC or BAR_DIRECTION
-C_COLS = 11
+LATENCY_NS = 11  # ticks: an order decided at ts[i] works from the first tick at ts[i] + this
+QUOTES = 12  # 1: quote ticks, buys trade at the ask and sells at the bid (as core does)
+C_COLS = 13
 # ords (working) and out (orders a kernel strategy emits)
 SIDE, QTY, TYPE, LIMIT, STOP, MODE, TRAIL, TRAIL_PCT, TIF, TRIG, ACTIVE, OID = range(12)
 W_COLS = 12
@@ -141,19 +143,22 @@ def _bar_volume(i: int, v: F64, cfg: F64) -> float:
 
 @vjit_inline
 def match_orders(
-    i: int, o: F64, h: F64, lo: F64, c: F64, v: F64,
+    i: int, o: F64, h: F64, lo: F64, c: F64, v: F64, bid: F64, ask: F64,
     ords: F64, olog: F64, fills: F64, acct: F64, cfg: F64,
 ) -> None:  # fmt: skip
     """Match every active working order against bar ``i``, in submission order, sharing one
     pool of liquidity (``cfg[VOL_FRAC]`` of the bar's volume), then drop finished orders.
 
-    Market orders need only the open: high, low and close are read for other types only."""
+    Market orders need only the open: high, low and close are read for other types only.
+    Quote ticks (``cfg[QUOTES]``) are one-price bars at the touch: the ask for buys, the bid
+    for sells (the mid in ``o``..``c`` when that side is missing), as core's broker does."""
     nw = int(acct[NW])
+    quotes = cfg[QUOTES] > 0
     vol = _bar_volume(i, v, cfg)
     pool = 1e300  # what _fill_quantity gives without a cap (no call on the common path)
     if cfg[VOL_FRAC] > 0.0:
         pool = _fill_quantity(1e300, vol, cfg[VOL_FRAC], cfg[LOT])
-    op = o[i]
+    op0 = o[i]
     path = int(cfg[INTRABAR])
     hi = lw = cl = math.nan
     changed = False  # anything filled or finished: compact (and recount PENDING)
@@ -162,11 +167,18 @@ def match_orders(
             continue
         side = int(ords[k, SIDE])
         typ = int(ords[k, TYPE])
+        op = op0
+        if quotes:
+            touch = ask[i] if side > 0 else bid[i]
+            if not math.isnan(touch):
+                op = touch
         if typ == 0:  # market: what _match_bar returns, without loading the bar's range
             price = op
             trig = True
         else:
-            if math.isnan(hi):
+            if quotes:
+                hi = lw = cl = op
+            elif math.isnan(hi):
                 hi, lw, cl = h[i], lo[i], c[i]
             if typ == 6 and math.isnan(ords[k, STOP]):
                 ords[k, STOP] = _trail_init(side, op, ords[k, TRAIL], ords[k, TRAIL_PCT] > 0)
@@ -214,13 +226,42 @@ def compact(ords: F64, acct: F64) -> None:
 
 
 @vjit_inline
+def arrival(i: int, ts: npt.NDArray[np.int64], latency_ns: int) -> int:
+    """First index ``j > i`` with ``ts[j] >= ts[i] + latency_ns`` (``len(ts)`` if none): the
+    tick an order sent at tick ``i`` reaches the venue by. Galloping, then binary search."""
+    n = ts.shape[0]
+    t = ts[i] + latency_ns
+    lo_ = i + 1
+    step = 1
+    hi_ = lo_
+    while hi_ < n and ts[hi_] < t:
+        lo_ = hi_ + 1
+        hi_ += step
+        step *= 2
+    if hi_ > n:
+        hi_ = n
+    while lo_ < hi_:  # ts[lo_ - 1] < t (or lo_ == i + 1), ts[hi_] >= t (or hi_ == n)
+        mid = (lo_ + hi_) // 2
+        if ts[mid] < t:
+            lo_ = mid + 1
+        else:
+            hi_ = mid
+    return lo_
+
+
+@vjit_inline
 def submit(
-    i: int, n: int, c: float, v: F64, out: F64,
+    i: int, n: int, c: float, v: F64, ts: npt.NDArray[np.int64], out: F64,
     ords: F64, olog: F64, fills: F64, acct: F64, cfg: F64,
 ) -> None:  # fmt: skip
     """Accept the ``n`` orders a strategy emitted at bar ``i``'s close (``c``). Same-close timing
     fills market orders now at the close; everything else starts working at bar
-    ``i + 1 + latency``. ``v`` is the volume column (read only when the venue needs it)."""
+    ``i + 1 + latency``, or with ``cfg[LATENCY_NS]`` (ticks) at the first tick ``ts`` reaches
+    ``ts[i] + latency_ns``. ``v`` is the volume column (read only when the venue needs it)."""
+    lat_ns = int(cfg[LATENCY_NS])
+    active = i + 1 + cfg[LATENCY]
+    if lat_ns > 0 and n > 0:
+        active = float(arrival(i, ts, lat_ns))
     finished = False  # an order already finished: compact, else PENDING is kept up to date
     for r in range(n):
         if out[r, TYPE] == CANCEL_ALL:
@@ -236,7 +277,7 @@ def submit(
         for col in range(OUT_COLS):
             ords[nw, col] = out[r, col]
         ords[nw, TRIG] = 0.0
-        ords[nw, ACTIVE] = i + 1 + cfg[LATENCY]
+        ords[nw, ACTIVE] = active
         ords[nw, OID] = oid
         olog[oid, O_BAR] = i
         olog[oid, O_SIDE] = out[r, SIDE]
@@ -250,7 +291,7 @@ def submit(
         if out[r, TYPE] == 6 and math.isnan(out[r, STOP]):
             ords[nw, STOP] = _trail_init(int(out[r, SIDE]), c, out[r, TRAIL], out[r, TRAIL_PCT] > 0)
         acct[NW] = nw + 1
-        if cfg[SAME_CLOSE] > 0 and out[r, TYPE] == 0 and cfg[LATENCY] == 0:
+        if cfg[SAME_CLOSE] > 0 and out[r, TYPE] == 0 and cfg[LATENCY] == 0 and lat_ns == 0:
             vol = _bar_volume(i, v, cfg)
             try_fill(i, nw, c, False, vol, 1e300, ords, olog, fills, acct, cfg)
             if olog[oid, O_STATUS] != WORKING:
