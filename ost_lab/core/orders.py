@@ -84,6 +84,16 @@ class OrderIdGenerator:
 
 
 _EPS = 1e-9
+_NEEDS_LIMIT = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT, OrderType.LIMIT_IF_TOUCHED})
+_NEEDS_STOP = frozenset(
+    {
+        OrderType.STOP,
+        OrderType.STOP_LIMIT,
+        OrderType.MARKET_IF_TOUCHED,
+        OrderType.LIMIT_IF_TOUCHED,
+    }
+)
+_PENDING = frozenset({S.PENDING_CANCEL, S.PENDING_MODIFY})
 
 
 @dataclass(slots=True, eq=False)
@@ -123,30 +133,23 @@ class Order:
     _resume_status: OrderStatus = OrderStatus.ACCEPTED
 
     def __post_init__(self) -> None:
-        self.side = Side(self.side)
-        self.type = OrderType(self.type)
-        self.tif = TimeInForce(self.tif)
+        if type(self.side) is not Side:  # enum coercion only when needed (hot path)
+            self.side = Side(self.side)
+        if type(self.type) is not OrderType:
+            self.type = OrderType(self.type)
+        if type(self.tif) is not TimeInForce:
+            self.tif = TimeInForce(self.tif)
         if not (self.qty > 0 and math.isfinite(self.qty)):
             raise ValueError(f"order qty must be positive and finite, got {self.qty!r}")
-        needs_limit = self.type in (
-            OrderType.LIMIT,
-            OrderType.STOP_LIMIT,
-            OrderType.LIMIT_IF_TOUCHED,
-        )
-        needs_stop = self.type in (
-            OrderType.STOP,
-            OrderType.STOP_LIMIT,
-            OrderType.MARKET_IF_TOUCHED,
-            OrderType.LIMIT_IF_TOUCHED,
-        )
-        if needs_limit and not math.isfinite(self.limit_price):
-            raise ValueError(f"{self.type.name} order needs a limit_price")
-        if needs_stop and not math.isfinite(self.stop_price):
-            raise ValueError(f"{self.type.name} order needs a stop_price (trigger)")
-        if self.type is OrderType.TRAILING_STOP and not (
-            math.isfinite(self.trailing_offset) and self.trailing_offset > 0
-        ):
-            raise ValueError("TRAILING_STOP order needs a positive trailing_offset")
+        if self.type is not OrderType.MARKET:
+            if self.type in _NEEDS_LIMIT and not math.isfinite(self.limit_price):
+                raise ValueError(f"{self.type.name} order needs a limit_price")
+            if self.type in _NEEDS_STOP and not math.isfinite(self.stop_price):
+                raise ValueError(f"{self.type.name} order needs a stop_price (trigger)")
+            if self.type is OrderType.TRAILING_STOP and not (
+                math.isfinite(self.trailing_offset) and self.trailing_offset > 0
+            ):
+                raise ValueError("TRAILING_STOP order needs a positive trailing_offset")
         if self.tif is TimeInForce.GTD and self.expire_ts < 0:
             raise ValueError("GTD order needs expire_ts")
         self.ts_last = self.ts_init
@@ -175,20 +178,14 @@ class Order:
     # ------------------------------------------------------------ transitions
     def apply(self, status: OrderStatus, ts: int, reason: str = "") -> OrderEvent:
         """Move to ``status`` at ``ts`` if the transition is legal; return the event."""
-        if status not in TRANSITIONS[self.status]:
-            raise IllegalTransition(
-                f"order {self.id}: {self.status.name} -> {status.name} is not allowed"
-            )
+        prev = self.status
+        if status not in TRANSITIONS[prev]:
+            raise IllegalTransition(f"order {self.id}: {prev.name} -> {status.name} is not allowed")
         if ts < self.ts_last:
             raise ValueError(f"order {self.id}: event ts {ts} is before last event {self.ts_last}")
-        if status in (S.PENDING_CANCEL, S.PENDING_MODIFY) and self.status not in (
-            S.PENDING_CANCEL,
-            S.PENDING_MODIFY,
-        ):
-            self._resume_status = self.status
-        event = OrderEvent(
-            ts=ts, order_id=self.id, status=status, prev_status=self.status, reason=reason
-        )
+        if status in _PENDING and prev not in _PENDING:
+            self._resume_status = prev
+        event = OrderEvent(ts, self.id, status, prev, reason)
         self.status = status
         self.ts_last = ts
         self.events.append(event)
