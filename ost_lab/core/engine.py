@@ -488,12 +488,13 @@ class Engine:
                 batch = self.broker.drain_events()
                 if not batch:
                     return
+            self.events.extend(batch)  # recorded in dispatch order, batch by batch
+            on_fill, on_order_event = self._on_fill, self._on_order_event
             for ev in batch:
-                self.events.append(ev)
                 if isinstance(ev, FillEvent):
-                    self._on_fill(ev)
+                    on_fill(ev)
                 else:
-                    self._on_order_event(ev)
+                    on_order_event(ev)
 
     def _on_fill(self, fill: FillEvent) -> None:
         if self._bulk is not None:  # cash and positions up to the last event, before the fill
@@ -519,6 +520,8 @@ class Engine:
             self._by_name[order.strategy_id].on_fill(fill)
 
     def _on_order_event(self, ev: OrderEvent) -> None:
+        if not self._hears_orders and not self._held:  # nothing reacts: O(1)
+            return
         order = self.orders.get(ev.order_id)
         if order is None:
             return

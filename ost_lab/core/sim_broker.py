@@ -192,7 +192,7 @@ class SimulatedBroker:
         buy_px: float,
         sell_px: float,
     ) -> None:
-        if matching.is_expired(order.expire_ts, ts_open):
+        if order.expire_ts >= 0 and matching.is_expired(order.expire_ts, ts_open):
             self._events.append(order.expire(max(ts_open, order.ts_last), "time in force"))
             return
         side = int(order.side)
