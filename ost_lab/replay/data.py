@@ -21,7 +21,7 @@ import pandas as pd
 from ost_lab.core.array_feed import ArrayFeed
 from ost_lab.core.events import Bar, Tick
 
-__all__ = ["BarData", "SymbolBars", "ticks_data", "to_bar_data"]
+__all__ = ["BarData", "SymbolBars", "merge_quotes", "ticks_data", "to_bar_data"]
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -115,6 +115,10 @@ def ticks_data(ticks: Mapping[str, Any], symbol: str) -> BarData:
     if "price" in ticks:
         px = np.asarray(ticks["price"], dtype=np.float64)
         size = np.asarray(ticks.get("size", np.zeros(ts.shape[0])), dtype=np.float64)
+        if "bid_px" in ticks:  # trades carrying the touch (merge_quotes): fills at the touch
+            bid = np.ascontiguousarray(ticks["bid_px"], dtype=np.float64)
+            ask = np.ascontiguousarray(ticks["ask_px"], dtype=np.float64)
+            quotes = {symbol: (bid, ask)}
     else:
         bid = np.asarray(ticks["bid_px"], dtype=np.float64)
         ask = np.asarray(ticks["ask_px"], dtype=np.float64)
@@ -124,6 +128,25 @@ def ticks_data(ticks: Mapping[str, Any], symbol: str) -> BarData:
     px = np.ascontiguousarray(px)
     b = SymbolBars(symbol, ts, ts.copy(), px, px, px, px, np.ascontiguousarray(size))
     return BarData({symbol: b}, ticks=True, quotes=quotes)
+
+
+def merge_quotes(trades: Mapping[str, Any], quotes: Mapping[str, Any]) -> dict[str, Any]:
+    """Secmaster ``trades()`` columns with the touch prevailing at each trade: ``bid_px`` /
+    ``ask_px`` of the last quote at or before the trade's ``ts_event`` (nan before the first
+    quote). Replayed (``Backtest(merge_quotes(t, q), ...)``) it is a trade stream whose orders
+    fill at that touch in both venues (ask for buys, bid for sells; the trade price when a side
+    is missing), while strategies see the trade prices."""
+    ts = np.asarray(trades["ts_event"], dtype=np.int64)
+    qts = np.asarray(quotes["ts_event"], dtype=np.int64)
+    if qts.shape[0] > 1 and np.any(np.diff(qts) < 0):
+        raise ValueError("quote timestamps must not go backwards")
+    k = np.searchsorted(qts, ts, side="right") - 1
+    seen = k >= 0
+    out = {c: np.asarray(trades[c]) for c in ("ts_event", "price", "size") if c in trades}
+    for c in ("bid_px", "ask_px"):
+        q = np.asarray(quotes[c], dtype=np.float64)
+        out[c] = np.where(seen, q[np.maximum(k, 0)] if q.shape[0] else np.nan, np.nan)
+    return out
 
 
 def _interval(ts: I64, timeframe: str | None) -> int:

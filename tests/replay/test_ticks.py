@@ -11,6 +11,7 @@ from replay_helpers import script, spec
 
 from ost_lab.core import Strategy, Tick
 from ost_lab.replay import Backtest
+from ost_lab.replay.data import merge_quotes
 
 T0 = 1_700_000_000 * 10**9
 
@@ -162,3 +163,29 @@ def test_random_tick_scripts_fill_identically(seed: int) -> None:
     }
     f = _both(ticks, orders, **kw)
     assert len(f) > 20
+
+
+def test_trades_with_the_prevailing_touch() -> None:
+    trades = {
+        "ts_event": T0 + np.array([0, 2, 3, 5]) * 1000,
+        "price": np.array([100.0, 100.2, 99.9, 100.1]),
+        "size": np.array([1.0, 2.0, 3.0, 4.0]),
+    }
+    quotes = {
+        "ts_event": T0 + np.array([1, 3, 4]) * 1000,
+        "bid_px": np.array([99.8, 99.7, 100.0]),
+        "ask_px": np.array([100.3, 100.1, 100.4]),
+    }
+    m = merge_quotes(trades, quotes)
+    # trade 0 precedes every quote; trade 1 (2us) sees the 1us quote; trade 2 (3us) the quote
+    # at the same time; trade 3 (5us) the 4us quote
+    np.testing.assert_array_equal(m["bid_px"], [np.nan, 99.8, 99.7, 100.0])
+    np.testing.assert_array_equal(m["ask_px"], [np.nan, 100.3, 100.1, 100.4])
+    orders = [
+        spec(0, 1, 1),  # market buy -> trade 1 at its ask, 100.3
+        spec(1, -1, 1),  # market sell -> trade 2 at its bid, 99.7
+        spec(1, 1, 1, 1, limit=100.2),  # buy limit: asks 100.1 at trade 2 (at or below: fills)
+        spec(2, -1, 1, 1, limit=100.05),  # sell limit: bid 100.0 at trade 3 is below: no fill
+    ]
+    f = _both(m, orders)
+    assert _fills(f) == [(2, 1.0, 100.3), (3, -1.0, 99.7), (3, 1.0, 100.1)]
