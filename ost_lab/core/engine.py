@@ -16,6 +16,7 @@ is visible before bar t closes. Only the feed and the broker differ between mode
 
 from __future__ import annotations
 
+import gc
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -283,6 +284,9 @@ class Engine:
         first = min((int(c.ts_close[0]) for c in feed.columns if len(c.ts_close)), default=None)
         if first is not None and first < self.now:
             raise ValueError(f"feed out of order: {first} < {self.now}")
+        gc_threshold = gc.get_threshold()
+        if gc_threshold[0] > 0:  # see _GC_YOUNG
+            gc.set_threshold(max(gc_threshold[0], _GC_YOUNG), *gc_threshold[1:])
         try:
             for bars in feed.chunks(step):
                 for bar in bars:
@@ -320,6 +324,7 @@ class Engine:
                 break
             self._cursor = n
         finally:  # also on an exception: equity of the events that completed
+            gc.set_threshold(*gc_threshold)
             if self._bulk is not None:
                 self._bulk.flush(self._cursor)
                 self._bulk = None
@@ -622,6 +627,13 @@ def _overrides(strategy: Strategy, hook: str) -> bool:
     """True when ``strategy`` defines ``hook`` itself (class or instance), not the no-op."""
     return getattr(type(strategy), hook) is not getattr(Strategy, hook) or hook in vars(strategy)
 
+
+#: Allocations between young-generation collections during an array replay (Python's default
+#: is 700). A replay keeps every order and event it makes; at the default the collector's full
+#: passes over them (and over the rest of the process's heap) cost ~15% of a 1M-bar
+#: ``Strategy`` replay. Cyclic garbage is still collected, only in fewer, larger passes; the
+#: previous thresholds are restored when the replay ends.
+_GC_YOUNG = 50_000
 
 _TERMINAL = frozenset(s for s in OrderStatus if s.is_terminal)
 _ENDED_UNFILLED = frozenset({OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED})
