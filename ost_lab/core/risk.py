@@ -110,6 +110,8 @@ class RiskEngine:
     _day: int = -1
     _day_start_equity: float = math.nan
     _recent: deque[int] = field(default_factory=deque)
+    _rules_of: RiskLimits | None = field(default=None, init=False, repr=False, compare=False)
+    _order_rules: bool = field(default=True, init=False, repr=False, compare=False)  # of _rules_of
 
     # ------------------------------------------------------------ state
     def kill(self, strategy_id: str = ALL) -> None:
@@ -167,6 +169,10 @@ class RiskEngine:
             return RiskRejection("kill_switch", f"strategy {order.strategy_id!r} was killed")
         if self.halted_day >= 0 and self.is_halted(ts):
             return RiskRejection("daily_loss", f"trading halted for the day: {self.halt_reason}")
+        if lim is not self._rules_of:
+            self._rules_of, self._order_rules = lim, _has_order_rules(lim)
+        if not self._order_rules and portfolio.account.type is not AccountType.CASH:
+            return None  # every rule below is off: they could not reject
         if lim.trading_hours is not None and not lim.trading_hours(ts):
             return RiskRejection("trading_hours", f"ts {ts} is outside trading hours")
         if order.qty > lim.max_order_qty:
@@ -250,6 +256,18 @@ class RiskEngine:
                 )
             self._recent.append(ts)
         return None
+
+
+def _has_order_rules(lim: RiskLimits) -> bool:
+    """True when a per-order limit is on (the cash-account rule depends on the portfolio)."""
+    return (
+        lim.trading_hours is not None
+        or lim.max_order_qty < math.inf
+        or lim.max_order_notional < math.inf
+        or not (isinstance(lim.max_position, float | int) and lim.max_position == math.inf)
+        or lim.max_gross_leverage < math.inf
+        or lim.max_orders > 0
+    )
 
 
 def _reference_price(order: Order, portfolio: Portfolio) -> float:

@@ -58,6 +58,19 @@ def test_max_order_qty() -> None:
     assert rule(rej) == "max_order_qty" and "101" in str(rej)
 
 
+def test_limits_set_after_checks_without_limits_apply_to_the_next_order() -> None:
+    r = RiskEngine()
+    assert r.check(order(1, 101), T0, pf()) is None
+    r.limits = RiskLimits(max_order_qty=100)
+    assert rule(r.check(order(1, 101), T0, pf())) == "max_order_qty"
+    r.limits = RiskLimits(max_position={"AAA": 50.0})
+    assert rule(r.check(order(1, 51), T0, pf())) == "max_position"
+    r.limits = RiskLimits()
+    assert r.check(order(1, 101), T0, pf()) is None
+    # a cash account still may not sell short with every limit off
+    assert rule(r.check(order(-1, 1), T0, pf(acct=AccountType.CASH))) == "cash_account"
+
+
 def test_max_order_notional_uses_limit_price_and_multiplier() -> None:
     r = RiskEngine(RiskLimits(max_order_notional=10_000))
     assert r.check(order(1, 100), T0, pf()) is None  # 100 * mark 100
