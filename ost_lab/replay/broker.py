@@ -60,8 +60,11 @@ class VenueBroker(SimulatedBroker):
     def _match_event(self, event: MarketEvent) -> None:
         """Open a new liquidity pool for the event, then match as core does. (The pool only
         matters while orders match, so events with nothing working skip it.)"""
-        inst = self._inst(event.symbol)
-        self._pool[event.symbol] = _pool(_volume(event), self.max_volume_fraction, inst.lot_size)
+        if self.max_volume_fraction > 0.0:  # else the pool is unlimited: same as none
+            lot = self._inst(event.symbol).lot_size
+            self._pool[event.symbol] = _pool(_volume(event), self.max_volume_fraction, lot)
+        elif self._pool:
+            self._pool.pop(event.symbol, None)
         super()._match_event(event)
 
     def submit(self, order: Order, ts: int) -> None:
@@ -76,7 +79,7 @@ class VenueBroker(SimulatedBroker):
         last = self._last.get(sym)
         volume = 0.0 if last is None else _volume(last)
         slipped = int(order.type) in SLIPPED_TYPES
-        frac = self._fractions.pop(order.id, None)
+        frac = self._fractions.pop(order.id, None) if self._fractions else None
         if frac is not None:
             px = self.slippage(side, price, 1.0, volume) if slipped else price
             cash, pos = self._cash_position(sym)
@@ -87,13 +90,15 @@ class VenueBroker(SimulatedBroker):
                 return
             order.qty = q
         qty = order.leaves_qty
-        pool = self._pool.get(sym, math.inf)
-        if qty > pool:
-            qty = pool
-        if qty <= 0.0:
-            return
-        if sym in self._pool:
+        pool = self._pool.get(sym)
+        if pool is not None:
+            if qty > pool:
+                qty = pool
+            if qty <= 0.0:
+                return
             self._pool[sym] = pool - qty
+        elif qty <= 0.0:
+            return
         if slipped:
             price = self.slippage(side, price, qty, volume)
         super()._fill(order, ts, qty, price)
