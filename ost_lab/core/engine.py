@@ -339,9 +339,12 @@ class Engine:
 
     def submit_order(self, strategy: Strategy, order: Order) -> Order:
         """Risk-check and send an order (bracket children are held until their entry fills)."""
-        order.strategy_id = order.strategy_id or strategy.name
-        if order.tag not in self._tags.setdefault(order.strategy_id, []):
-            self._tags[order.strategy_id].append(order.tag)
+        sid = order.strategy_id = order.strategy_id or strategy.name
+        tags = self._tags.get(sid)
+        if tags is None:
+            tags = self._tags[sid] = []
+        if order.tag not in tags:
+            tags.append(order.tag)
             self.portfolio.version += 1  # the strategy's position now sums one more book
         self._register(order)
         if order.tif is TimeInForce.DAY and order.expire_ts < 0:
@@ -396,9 +399,13 @@ class Engine:
 
     def strategy_position(self, strategy: Strategy, symbol: str, tag: str | None) -> float:
         """Position of a strategy (sum of its books, or one book)."""
+        position = self.portfolio.position
         if tag is not None:
-            return self.portfolio.position(symbol, tag)
-        return sum(self.portfolio.position(symbol, t) for t in self._tags.get(strategy.name, []))
+            return position(symbol, tag)
+        total: float = 0  # as sum(): an int 0 plus each book's position
+        for t in self._tags.get(strategy.name, ()):
+            total += position(symbol, t)
+        return total
 
     def open_orders_of(self, strategy: Strategy, symbol: str | None) -> list[Order]:
         """Working orders of a strategy (optionally one symbol)."""
