@@ -25,7 +25,7 @@ import pandas as pd
 from ost_lab.core.engine import Engine, RunControl, RunResult
 from ost_lab.core.events import FillEvent, OrderEvent
 from ost_lab.core.orders import Order
-from ost_lab.dashboard.runs_db import Command, RunsDB
+from ost_lab.dashboard.runs_db import Command, Row, RunsDB
 
 if TYPE_CHECKING:
     from ost_lab.replay import Backtest, BacktestResult
@@ -36,7 +36,8 @@ HEARTBEAT_INTERVAL_S = 1.0
 MAX_EQUITY_POINTS = 20_000
 LIVE_EQUITY_EVERY_NS = 1_000_000_000
 
-Batch = dict[str, list[dict[str, Any]]]
+Batch = dict[str, Sequence[Row]]
+"""Table name -> rows (dicts, or tuples in runs_db.TABLE_COLUMNS order)."""
 Progress = Callable[[int, int | None], None]
 
 _FINAL_STATUS = {"completed": "completed", "stopped": "completed", "cancelled": "cancelled"}
@@ -258,31 +259,17 @@ class EngineRecorder(RunRecorder):
         self._n_events += len(events)
         rejections = engine.rejections[self._n_rejections : len(engine.rejections)]
         self._n_rejections += len(rejections)
-        order_events, fills = [], []
+        # rows as tuples in the runs DB's column order (runs_db.TABLE_COLUMNS): no dict per row
+        order_events: list[tuple[Any, ...]] = []
+        fills: list[tuple[Any, ...]] = []
+        dirty = self._dirty_orders
         for ev in events:
             if isinstance(ev, OrderEvent):
-                order_events.append(
-                    dict(
-                        ts_ns=ev.ts,
-                        order_id=ev.order_id,
-                        status=ev.status.name,
-                        reason=ev.reason or None,
-                    )
-                )
+                order_events.append((ev.ts, ev.order_id, ev.status.name, ev.reason or None))
             elif isinstance(ev, FillEvent):
-                fills.append(
-                    dict(
-                        ts_ns=ev.ts,
-                        order_id=ev.order_id,
-                        symbol=ev.symbol,
-                        qty=ev.signed_qty,
-                        price=ev.price,
-                        commission=ev.commission,
-                        tag=ev.tag,
-                        venue_id=ev.fill_id or None,
-                    )
-                )
-            self._dirty_orders.add(ev.order_id)
+                fills.append((ev.ts, ev.order_id, ev.symbol, ev.signed_qty, ev.price,
+                              ev.commission, ev.tag, ev.fill_id or None))  # fmt: skip
+            dirty.add(ev.order_id)
         orders = [
             _order_row(engine.orders[oid])
             for oid in sorted(self._dirty_orders)
@@ -324,7 +311,9 @@ class EngineRecorder(RunRecorder):
                 )
         return rows
 
-    def _equity_rows(self, ts: list[int], values: list[float], final: bool) -> list[dict[str, Any]]:
+    def _equity_rows(
+        self, ts: list[int], values: list[float], final: bool
+    ) -> list[tuple[int, float]]:
         """New equity points: every point up to the bound, then every k-th; by time when live.
 
         The last point is always written when the run finishes.
@@ -346,7 +335,7 @@ class EngineRecorder(RunRecorder):
             picked.append(end - 1)
         if picked:
             self._last_written = picked[-1]
-        return [dict(ts_ns=ts[i], equity=values[i]) for i in picked]
+        return [(ts[i], values[i]) for i in picked]
 
 
 def record(
@@ -446,23 +435,24 @@ def _result_batch(result: BacktestResult, max_equity_points: int) -> Batch:
     return {"fills": fills, "orders": orders, "equity": equity}
 
 
-def _order_row(order: Order) -> dict[str, Any]:
-    return dict(
-        order_id=order.id,
-        ts_ns=order.ts_init,
-        strategy=order.strategy_id or None,
-        symbol=order.symbol,
-        side=order.side.name,
-        qty=order.qty,
-        order_type=order.type.name,
-        limit_price=_num(order.limit_price),
-        stop_price=_num(order.stop_price),
-        tif=order.tif.name,
-        tag=order.tag or None,
-        parent_id=order.parent_id or None,
-        status=order.status.name,
-        filled_qty=order.filled_qty,
-        avg_price=_num(order.avg_fill_price),
+def _order_row(order: Order) -> tuple[Any, ...]:
+    """An order's latest state in the runs DB's ``orders`` column order."""
+    return (
+        order.id,
+        order.ts_init,
+        order.strategy_id or None,
+        order.symbol,
+        order.side.name,
+        order.qty,
+        order.type.name,
+        _num(order.limit_price),
+        _num(order.stop_price),
+        order.tif.name,
+        order.tag or None,
+        order.parent_id or None,
+        order.status.name,
+        order.filled_qty,
+        _num(order.avg_fill_price),
     )
 
 

@@ -80,6 +80,9 @@ _UPSERT_TABLES: dict[str, tuple[str, ...]] = {
     "equity": ("ts_ns", "equity"),
 }
 _MONEY = {"price", "commission", "limit_price", "stop_price", "avg_price", "realized", "unrealized"}
+TABLE_COLUMNS: dict[str, tuple[str, ...]] = {**_SEQ_TABLES, **_UPSERT_TABLES}
+"""The columns a recorder writes per table (run_id and seq are added by ``write_batch``)."""
+Row = Mapping[str, Any] | Sequence[Any]
 
 
 class UnknownRun(KeyError):
@@ -272,11 +275,13 @@ class RunsDB:
             self.conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
 
     # ------------------------------------------------------------ recording
-    def write_batch(self, run_id: str, batch: Mapping[str, Iterable[Mapping[str, Any]]]) -> None:
-        """Append one batch of records (table name -> rows as dicts) in a single transaction.
+    def write_batch(self, run_id: str, batch: Mapping[str, Iterable[Row]]) -> None:
+        """Append one batch of records (table name -> rows) in a single transaction.
 
-        Money fields are given as floats and stored as nano-units. ``orders``, ``positions`` and
-        ``equity`` rows replace earlier rows with the same key (an order's latest state).
+        A row is a dict by column name, or a tuple of every column in the order of
+        :data:`TABLE_COLUMNS` (cheaper for recorders writing many rows). Money fields are
+        given as floats and stored as nano-units. ``orders``, ``positions`` and ``equity`` rows
+        replace earlier rows with the same key (an order's latest state).
         """
         unknown = set(batch) - set(_SEQ_TABLES) - set(_UPSERT_TABLES)
         if unknown:
@@ -286,8 +291,8 @@ class RunsDB:
         # the transaction (executemany would hand the GIL back and forth once per row).
         payloads = []
         for table, rows in batch.items():
-            cols = _SEQ_TABLES.get(table) or _UPSERT_TABLES[table]
-            values = [[_store(c, r.get(c)) for c in cols] for r in rows]
+            cols = TABLE_COLUMNS[table]
+            values = _stored_rows(cols, rows)
             if values:
                 payloads.append((table, cols, json.dumps(values, allow_nan=False)))
         if not payloads:
@@ -463,10 +468,22 @@ def _run_filter(mode: str | None, status: str | None, text: str | None) -> tuple
     return " AND ".join(where), params
 
 
-def _store(column: str, value: Any) -> Any:
-    if value is not None and (column in _MONEY or column == "equity"):
-        return to_nano(float(value))
-    return value
+def _stored_rows(cols: tuple[str, ...], rows: Iterable[Row]) -> list[Any]:
+    """Rows as lists in column order with money in nano-units, converted column by column."""
+    rows = list(rows)
+    if not rows:
+        return []
+    if isinstance(rows[0], Mapping):
+        columns = [[r.get(c) for r in rows] for c in cols]  # type: ignore[union-attr]
+    else:
+        width = {len(r) for r in rows}
+        if width != {len(cols)}:
+            raise ValueError(f"tuple rows must have the {len(cols)} columns {cols}, got {width}")
+        columns = [list(c) for c in zip(*rows, strict=True)]
+    for j, c in enumerate(cols):
+        if c in _MONEY or c == "equity":
+            columns[j] = [None if v is None else round(float(v) * NANO) for v in columns[j]]
+    return list(zip(*columns, strict=True))
 
 
 def _jsonable(obj: Any) -> Any:
