@@ -181,6 +181,21 @@ def test_bad_input_is_refused_clearly(db):
         db.write_batch(run, {"bars": [{"ts_ns": 1}]})
     with pytest.raises(ValueError, match="command must be one of"):
         db.post_command(run, "explode")
+    with pytest.raises(ValueError, match="tuple rows must have the 2 columns"):
+        db.write_batch(run, {"equity": [(1, 2.0, 3)]})
+
+
+def test_tuple_rows_store_the_same_as_dict_rows(db):
+    fill = dict(ts_ns=5, order_id="O-1", symbol="XYZ", qty=-3.0, price=101.123456789,
+                commission=0.1, tag="t", venue_id=None)  # fmt: skip
+    a, b = _run(db), _run(db)
+    db.write_batch(a, {"fills": [fill], "equity": [dict(ts_ns=5, equity=1e6 + 0.5)]})
+    db.write_batch(b, {"fills": [tuple(fill.values())], "equity": [(5, 1e6 + 0.5)]})
+    raw = "SELECT ts_ns, order_id, symbol, qty, price, commission, tag, venue_id FROM fills"
+    rows = [db.conn.execute(f"{raw} WHERE run_id = ?", (r,)).fetchall() for r in (a, b)]
+    assert rows[0] == rows[1] == [(5, "O-1", "XYZ", -3.0, 101_123_456_789, 100_000_000, "t", None)]
+    assert db.equity(a).equals(db.equity(b))
+    assert db.equity(a).iloc[0] == 1e6 + 0.5
 
 
 def test_commands_are_queued_and_acknowledged(tmp_path):
