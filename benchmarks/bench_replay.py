@@ -316,7 +316,7 @@ def run(quick: bool) -> list[Row]:
     pyrate = n_py / _best(lambda: python_loop(ol, cl, 1e6), 1)
     ev = _frame(n_event)
     event_bt = Backtest(ev, SmaCross, cash=1e6, commission=FEE_BPS * 1e-4, slippage=SLIP_BPS)
-    event = n_event / _best(event_bt.run, 1)
+    event = n_event / _best(event_bt.run, 3)  # best of 3: one run swings ~30 % with load
     label = f"Strategy class SMA cross, {n_event / 1e6:g}M 1m bars (core Engine)"
     rows.append(Row(label, "bars/s", event, "bars/s", "absolute target", 300e3, target=1.0))
     btr = _backtesting_rate(_frame(n_bt))
