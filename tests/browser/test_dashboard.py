@@ -42,10 +42,12 @@ class Flipper(Strategy):
             self.sell(self.position, bar.symbol)
 
 
-def bars(n: int, seed: int) -> Iterator[Bar]:
+def bars(n: int | None, seed: int) -> Iterator[Bar]:
+    """A random walk of n bars; endless when n is None, then paced (a short sleep every 50 bars)
+    to leave the CPU to the lab."""
     rng = np.random.default_rng(seed)
-    price = 100.0
-    for i in range(n):
+    price, i = 100.0, 0
+    while n is None or i < n:
         o = price
         c = max(1.0, o * (1 + rng.normal(0, 0.003)))
         yield Bar(
@@ -58,7 +60,9 @@ def bars(n: int, seed: int) -> Iterator[Bar]:
             1000.0,
             ts_open=T0 + i * MIN,
         )
-        price = c
+        price, i = c, i + 1
+        if n is None and i % 50 == 0:
+            time.sleep(0.001)
 
 
 def record_here(server: Any, name: str, seed: int) -> str:
@@ -285,26 +289,13 @@ def test_status_bar_stop_cancels_a_busy_cell_within_two_seconds(lab, lab_server,
     assert f"stopped {run_id}" in page.locator(".jp-Notebook").inner_text()
 
 
-def endless_bars(seed: int) -> Iterator[Bar]:
-    """An endless random walk, paced (a short sleep every 50 bars) to leave the CPU to the lab."""
-    rng = np.random.default_rng(seed)
-    price, i = 100.0, 0
-    while True:
-        o = price
-        c = max(1.0, o * (1 + rng.normal(0, 0.003)))
-        yield Bar("XYZ", T0 + (i + 1) * MIN, o, max(o, c), min(o, c), c, 1000.0, T0 + i * MIN)
-        price, i = c, i + 1
-        if i % 50 == 0:
-            time.sleep(0.001)
-
-
 def test_status_bar_stop_all_ends_every_running_run(lab, lab_server, screenshots):
     db_path = lab_server.env["OST_LAB_RUNS"]
     names = ("stop-all one", "stop-all two")
     done: dict[str, str] = {}
 
     def replay(name: str, seed: int) -> None:
-        engine = Engine(Flipper(), endless_bars(seed), initial_cash=10_000.0)
+        engine = Engine(Flipper(), bars(None, seed), initial_cash=10_000.0)
         run_id, result = record(engine, name=name, db=db_path, instruments=["XYZ"])
         done[run_id] = result.status
 
