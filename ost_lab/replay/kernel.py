@@ -8,8 +8,9 @@ A kernel has this signature (all arrays float64)::
         return n_orders_written_to_out
 
 ``acct`` holds ``acct[CASH]``, ``acct[POS]`` (position), ``acct[EQUITY]`` and ``acct[PENDING]``
-(signed quantity of working orders); ``state`` is the kernel's own scratch array (kept between
-calls); ``params`` its parameters; each row of ``out`` is one order: ``SIDE`` (+1/-1), ``QTY``,
+(signed quantity of working orders), read-only for the kernel; ``state`` is the kernel's own
+scratch array (kept between calls, the only array it may write besides ``out``); ``params``
+its parameters; each row of ``out`` is one order: ``SIDE`` (+1/-1), ``QTY``,
 ``TYPE`` (an ``OrderType`` value, or ``CANCEL_ALL``), ``LIMIT``, ``STOP``, ``MODE``
 (``QTY_UNITS`` or ``QTY_FRACTION``: a fraction of available funds sized at fill), ``TRAIL``,
 ``TRAIL_PCT``, ``TIF`` (``GTC``/``IOC``/``FOK``). :func:`order` writes a row.
@@ -47,7 +48,7 @@ from ost_lab.replay.broker import submit_fraction
 __all__ = ["KernelStrategy", "order", "runner_for"]
 
 F64 = npt.NDArray[np.float64]
-_RUNNER_VERSION = "3"
+_RUNNER_VERSION = "4"
 
 # One replay loop, emitted twice: ``run_chunk`` without numba's reference-counting runtime
 # (fast: no atomic increments per array hand-over) and ``run_chunk_nrt`` with it, used only
@@ -57,34 +58,49 @@ _LOOP = """
 def {fn}(i0, i1, o, h, lo, c, v, ts, bid, ask, acct, state, params, out, ords, olog, fills,
          cfg, equity, room):
     mult = cfg[MULT]
-    for i in range(i0, i1):
-        if (i & 7) == 0:  # fills read the open of the bar after a signal: fetch opens ahead
-            prefetch(o, i + 64)
-        busy = acct[NW] > 0
-        if busy:
+    i = i0
+    while i < i1:
+        n = 0
+        if acct[NW] > 0:  # orders working: match them against this bar first
             match_orders(i, o, h, lo, c, v, bid, ask, ords, olog, fills, acct, cfg)
-        eq = acct[CASH] + acct[POS] * c[i] * mult
-        acct[EQUITY] = eq
-        n = kernel(i, o, h, lo, c, v, acct, state, params, out)
+            eq = acct[CASH] + acct[POS] * c[i] * mult
+            acct[EQUITY] = eq
+            n = kernel(i, o, h, lo, c, v, acct, state, params, out)
+            if n == 0:
+                equity[i] = eq
+                i += 1
+        else:  # nothing working: cash and position hold until the kernel orders
+            cash = acct[CASH]
+            pos = acct[POS]
+            while i < i1:
+                if (i & 7) == 0:  # fills read the open of the bar after a signal
+                    prefetch(o, i + 64)
+                eq = cash + pos * c[i] * mult
+                acct[EQUITY] = eq
+                n = kernel(i, o, h, lo, c, v, acct, state, params, out)
+                if n > 0:
+                    break
+                equity[i] = eq
+                i += 1
         if n > 0:
             submit(i, n, c[i], v, ts, out, ords, olog, fills, acct, cfg)
             eq = acct[CASH] + acct[POS] * c[i] * mult
             acct[EQUITY] = eq
-            busy = True
-        equity[i] = eq
-        if busy and (acct[NF] > room[0] or acct[NO] > room[1] or acct[NW] > room[2]):
-            return i + 1
+            equity[i] = eq
+            i += 1
+        if acct[NF] > room[0] or acct[NO] > room[1] or acct[NW] > room[2]:
+            return i
     return i1
 """
 
 _TEMPLATE = (
     '"""Generated replay loop for kernel {name} (ost_lab.replay.kernel)."""\n'
-    "from ost_lab.replay._numba import jit, prefetch, vjit\n"
+    "from ost_lab.replay._numba import jit_noalias, prefetch, vjit_noalias\n"
     "from ost_lab.replay.venue import EQUITY, CASH, POS, MULT, NW, NF, NO, match_orders, submit\n"
     "\n"
     "kernel = None  # bound by ost_lab.replay.kernel before the first call\n"
-    + _LOOP.format(deco="vjit", fn="run_chunk")
-    + _LOOP.format(deco="jit", fn="run_chunk_nrt")
+    + _LOOP.format(deco="vjit_noalias", fn="run_chunk")
+    + _LOOP.format(deco="jit_noalias", fn="run_chunk_nrt")
 )
 
 _RUNNERS: dict[Any, Callable[..., int]] = {}
@@ -282,7 +298,7 @@ class KernelStrategy(Strategy):
 
 
 def make_state(state: npt.ArrayLike | Callable[[F64], F64], params: F64) -> F64:
-    """A fresh kernel state array: ``state(params)`` if callable, else a copy of ``state``."""
-    if callable(state):
-        return np.asarray(state(params), dtype=np.float64)
-    return np.array(state, dtype=np.float64)
+    """A fresh kernel state array: a copy of ``state(params)`` if callable, else of ``state``.
+    Always a copy: the replay loop is compiled on the promise that the state it writes shares
+    no memory with any other array (see ``_numba.NOALIAS``)."""
+    return np.array(state(params) if callable(state) else state, dtype=np.float64)

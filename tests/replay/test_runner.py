@@ -80,3 +80,22 @@ def test_kernel_calling_other_jitted_functions() -> None:
     _same(k.fills, e.fills)
     assert runner_for(_helper_kernel).fn.py_func.__name__ == "run_chunk_nrt"  # type: ignore[attr-defined]
     assert _ones(2).tolist() == [1.0, 1.0]  # the helper still works on its own
+
+
+@jit
+def _counting_kernel(i, o, h, lo, c, v, acct, state, params, out):  # type: ignore[no-untyped-def]
+    """Counts bars in ``state[0]`` and buys ``params[0]`` units every tenth bar."""
+    state[0] += 1.0
+    if i % 10 == 0:
+        return order(out, 0, 1.0, params[0])
+    return 0
+
+
+def test_state_never_shares_memory_with_params() -> None:
+    """The loop is compiled on the promise that the arrays it writes overlap no other
+    argument (LLVM ``noalias``): a state callable that returns ``params`` itself gets a copy."""
+    params = np.array([3.0])
+    res = Backtest(_walk(100), _counting_kernel, state=lambda p: p).run(params=params)
+    assert params.tolist() == [3.0]
+    assert res.orders["qty"].tolist() == [3.0] * 10
+    assert runner_for(_counting_kernel).fn.targetoptions.get("_ost_noalias") is True  # type: ignore[attr-defined]
