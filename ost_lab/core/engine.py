@@ -261,6 +261,10 @@ class Engine:
         risk = self.risk
         wd = self.watchdog
         on_market_data = self.broker.on_market_data
+        shortcut = getattr(self.broker, "idle_shortcut", None)
+        idle = shortcut() if shortcut is not None else None
+        # with nothing working the broker only notes the bar: note it here, no call
+        working, latest = idle if idle is not None else ([None], {})
         # a non-empty stand-in when the broker has no queue to look at: then always drain
         queue: list[Any] = self._queue if self._queue is not None else [None]
         local = self._local
@@ -294,7 +298,10 @@ class Engine:
                         break
                     self._cursor = n
                     sym = bar.symbol
-                    on_market_data(bar)
+                    if working:
+                        on_market_data(bar)
+                    else:
+                        latest[sym] = bar
                     if local or queue:
                         if bar.ts_open > self.now:
                             self.now = bar.ts_open

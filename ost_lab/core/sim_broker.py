@@ -134,6 +134,15 @@ class SimulatedBroker:
         """Orders currently working, in submission order."""
         return list(self._working.values())
 
+    def idle_shortcut(self) -> tuple[Mapping[str, Order], dict[str, MarketEvent]] | None:
+        """``(working orders, latest event per symbol)``, both live, for a caller that feeds
+        many events: while no order works, :meth:`on_market_data` only records the event,
+        which the caller may do itself (``latest[event.symbol] = event``) and save a call per
+        event. None when a subclass changes :meth:`on_market_data` (no shortcut then)."""
+        if type(self).on_market_data is not SimulatedBroker.on_market_data:
+            return None
+        return self._working, self._last
+
     def on_market_data(self, event: MarketEvent) -> None:
         """Match working orders of the event's symbol against it (O(1) when none works)."""
         self._last[event.symbol] = event
@@ -199,13 +208,16 @@ class SimulatedBroker:
         quote = buy_px if side > 0 else sell_px
         if not math.isnan(quote):  # tick with a quote: trade at the touch
             o = h = lo = c = quote
-        if order.type is OrderType.TRAILING_STOP and math.isnan(order.stop_price):
-            order.stop_price = self._trail_init(order, o)
-        pct = order.trailing_offset_type is TrailingOffsetType.PERCENT
-        price, trig = matching.match_bar(
-            side, int(order.type), order.limit_price, order.stop_price, order.triggered,
-            o, h, lo, c, self.intrabar, order.trailing_offset, pct,
-        )  # fmt: skip
+        if order.type is OrderType.MARKET:  # what match_bar gives a market order
+            price, trig = o, True
+        else:
+            if order.type is OrderType.TRAILING_STOP and math.isnan(order.stop_price):
+                order.stop_price = self._trail_init(order, o)
+            pct = order.trailing_offset_type is TrailingOffsetType.PERCENT
+            price, trig = matching.match_bar(
+                side, int(order.type), order.limit_price, order.stop_price, order.triggered,
+                o, h, lo, c, self.intrabar, order.trailing_offset, pct,
+            )  # fmt: skip
         order.triggered = trig
         if not math.isnan(price):
             inst = self._inst(order.symbol)

@@ -98,12 +98,13 @@ class SmaCross(Strategy):
         f, s = self._f.update(bar.close), self._s.update(bar.close)
         pf, ps = self._pf, self._ps
         self._pf, self._ps = f, s
-        pos = self.position
         if pf < ps and f > s:
+            pos = self.position
             if pos < 0:
                 self.buy(-pos)
             self._entry(1)
         elif ps < pf and s > f:
+            pos = self.position
             if pos > 0:
                 self.sell(pos)
             if self.short:

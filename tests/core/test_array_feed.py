@@ -221,3 +221,27 @@ def test_a_failing_strategy_leaves_the_same_equity_history() -> None:
 
     ref, got = go(ListFeed(bars_of(cols))), go(ArrayFeed(cols))
     assert got == ref and len(got[0]) == 89
+
+
+def test_broker_sees_every_bar_with_or_without_its_idle_shortcut() -> None:
+    """With nothing working the array replay notes each bar for the broker instead of calling
+    it; the broker's latest bar is the same, and a broker that changes ``on_market_data``
+    still gets every bar."""
+
+    class Counting(SimulatedBroker):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen = 0
+
+        def on_market_data(self, event: Any) -> None:
+            self.seen += 1
+            super().on_market_data(event)
+
+    cols = [columns("A", 300, 1), columns("B", 200, 2, step=2 * MIN)]
+    plain, counting = SimulatedBroker(), Counting()
+    assert plain.idle_shortcut() is not None and counting.idle_shortcut() is None
+    for broker in (plain, counting):
+        Engine(Busy(), ArrayFeed(cols), broker=broker, initial_cash=1e6).run()
+    assert counting.seen == 500
+    last = {b.symbol: b for b in bars_of(cols)}
+    assert plain._last == counting._last == last
