@@ -60,33 +60,29 @@ def {fn}(i0, i1, o, h, lo, c, v, ts, bid, ask, acct, state, params, out, ords, o
     mult = cfg[MULT]
     i = i0
     while i < i1:
-        n = 0
         if acct[NW] > 0:  # orders working: match them against this bar first
             match_orders(i, o, h, lo, c, v, bid, ask, ords, olog, fills, acct, cfg)
-            eq = acct[CASH] + acct[POS] * c[i] * mult
+        # cash and position change only at fills: while no order works, the kernel runs bar
+        # after bar in this inner loop (kept small: its state stays in registers); with
+        # orders working it runs one bar and goes back to matching
+        busy = acct[NW] > 0
+        cash = acct[CASH]
+        pos = acct[POS]
+        while True:
+            eq = cash + pos * c[i] * mult
             acct[EQUITY] = eq
             n = kernel(i, o, h, lo, c, v, acct, state, params, out)
-            if n == 0:
-                equity[i] = eq
-                i += 1
-        else:  # nothing working: cash and position hold until the kernel orders
-            cash = acct[CASH]
-            pos = acct[POS]
-            while i < i1:
-                if (i & 7) == 0:  # fills read the open of the bar after a signal
-                    prefetch(o, i + 64)
-                eq = cash + pos * c[i] * mult
-                acct[EQUITY] = eq
-                n = kernel(i, o, h, lo, c, v, acct, state, params, out)
-                if n > 0:
-                    break
-                equity[i] = eq
-                i += 1
+            if n > 0:
+                break
+            equity[i] = eq
+            i += 1
+            if busy or i >= i1:
+                break
+            if (i & 7) == 0:  # fills read the open of the bar after a signal
+                prefetch(o, i + 64)
         if n > 0:
             submit(i, n, c[i], v, ts, out, ords, olog, fills, acct, cfg)
-            eq = acct[CASH] + acct[POS] * c[i] * mult
-            acct[EQUITY] = eq
-            equity[i] = eq
+            equity[i] = acct[EQUITY] = acct[CASH] + acct[POS] * c[i] * mult
             i += 1
         if acct[NF] > room[0] or acct[NO] > room[1] or acct[NW] > room[2]:
             return i
