@@ -39,7 +39,10 @@ high, low and close):
   it (a down bar ratchets a sell trailing stop at its high, then may fill it on the way down).
 
 Path-independent prices (market, limit, stop, MIT, every gap at the open) are the same under
-both. Several orders touched by one bar are still matched in submission order.
+both. Several orders reached by one bar are matched in the order the bar reaches them
+(:func:`fill_rank`): under ``PESSIMISTIC`` stops before limits (a bracket's stop-loss before
+its take-profit), under ``BAR_DIRECTION`` by their place on the path; ties, and orders at the
+open, keep submission order.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ __all__ = [
     "fill_limit_if_touched",
     "fill_market_if_touched",
     "fill_quantity",
+    "fill_rank",
     "fill_stop",
     "fill_stop_limit",
     "fill_trailing_stop",
@@ -313,6 +317,47 @@ def match_bar(
     return NAN, False
 
 
+def fill_rank(
+    side: int,
+    order_type: int,
+    limit: float,
+    stop: float,
+    triggered: bool,
+    o: float,
+    h: float,
+    lo: float,
+    c: float,
+    path: int = PESSIMISTIC,
+) -> float:
+    """When in the bar an order is reached: the key several orders touched by one bar are
+    matched by (ascending; ties keep submission order). ``inf``: not reached.
+
+    The price that reaches an order is its trigger (stop, trailing level, untriggered
+    stop-limit / LIT / MIT) or its limit (limit, triggered stop-limit / LIT). 0: at the open
+    (market orders, gaps). ``PESSIMISTIC``: stop-like orders (which trade on an adverse move)
+    before limit-like ones (a favourable move), 1 and 2, so a bracket's stop-loss fills before
+    its take-profit when the bar reaches both. ``BAR_DIRECTION``: the position along the path
+    open -> low -> high -> close (up bar) or open -> high -> low -> close, in [0, 3). A
+    trailing stop is placed by its level from before the bar."""
+    if order_type == MARKET:
+        return 0.0
+    stop_like = order_type in (STOP, TRAILING_STOP)
+    if order_type == STOP_LIMIT and not triggered:
+        stop_like = True
+    use_limit = order_type == LIMIT or (triggered and order_type in (STOP_LIMIT, LIMIT_IF_TOUCHED))
+    p = limit if use_limit else stop
+    up = (side > 0) == stop_like  # reached when the price rises to p (else falls to it)
+    if (up and o >= p) or (not up and o <= p):
+        return 0.0
+    if (up and not h >= p) or (not up and not lo <= p):
+        return math.inf  # not reached (also a nan price)
+    if path != BAR_DIRECTION:
+        return 1.0 if stop_like else 2.0
+    if c >= o:  # open -> low -> high -> close: falls on the first leg, rises on the second
+        return 1.0 + (p - lo) / (h - lo) if up else (o - p) / (o - lo)
+    return (p - o) / (h - o) if up else 1.0 + (h - p) / (h - lo)
+
+
 def slip(side: int, price: float, ticks: float, tick_size: float) -> float:
     """Adverse slippage of ``ticks`` ticks (buys pay more, sells receive less)."""
     return price + side * ticks * tick_size
@@ -358,6 +403,7 @@ _ORDER = (
     "_trail_leg",
     "fill_trailing_stop",
     "match_bar",
+    "fill_rank",
     "slip",
     "fill_quantity",
     "is_expired",

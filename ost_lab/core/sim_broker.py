@@ -151,7 +151,8 @@ class SimulatedBroker:
 
     def _match_event(self, event: MarketEvent) -> None:
         sym = event.symbol
-        if isinstance(event, Bar):
+        is_bar = isinstance(event, Bar)
+        if is_bar:
             o, h, lo, c = event.open, event.high, event.low, event.close
             ts_open, ts_close, volume = event.ts_open, event.ts, event.volume
             buy_px = sell_px = math.nan
@@ -161,10 +162,20 @@ class SimulatedBroker:
             volume = event.size
             buy_px, sell_px = event.ask, event.bid
         arrival = self._arrival
-        for order in [x for x in self._working.values() if x.symbol == sym]:
+        orders = [x for x in self._working.values() if x.symbol == sym]
+        if len(orders) > 1 and is_bar:  # in the order the bar reaches them (ties as sent)
+            path = self.intrabar
+            orders.sort(key=lambda x: _rank(x, o, h, lo, c, path))
+        oco_hit: set[str] = set()  # OCO partners of orders that filled on this event
+        for order in orders:
             if arrival and arrival.get(order.id, ts_open) > ts_open:
                 continue  # not at the venue yet
+            if oco_hit and order.id in oco_hit:
+                continue  # its partner traded first: the engine cancels it on that fill
+            filled = order.filled_qty
             self._match(order, o, h, lo, c, ts_open, ts_close, volume, buy_px, sell_px)
+            if order.oco_ids and order.filled_qty > filled:
+                oco_hit.update(order.oco_ids)
             if order.is_terminal:
                 del self._working[order.id]
                 arrival.pop(order.id, None)
@@ -252,3 +263,11 @@ class SimulatedBroker:
             FillEvent(ts, order.id, order.symbol, side, qty, price, fee, order.tag, fill_id)
         )
         self._events.append(status_event)
+
+
+def _rank(order: Order, o: float, h: float, lo: float, c: float, path: int) -> float:
+    """When the bar reaches ``order`` (:func:`matching.fill_rank`)."""
+    return matching.fill_rank(
+        int(order.side), int(order.type), order.limit_price, order.stop_price, order.triggered,
+        o, h, lo, c, path,
+    )  # fmt: skip

@@ -39,8 +39,8 @@ LATENCY_NS = 11  # ticks: an order decided at ts[i] works from the first tick at
 QUOTES = 12  # 1: quote ticks, buys trade at the ask and sells at the bid (as core does)
 C_COLS = 13
 # ords (working) and out (orders a kernel strategy emits)
-SIDE, QTY, TYPE, LIMIT, STOP, MODE, TRAIL, TRAIL_PCT, TIF, TRIG, ACTIVE, OID = range(12)
-W_COLS = 12
+SIDE, QTY, TYPE, LIMIT, STOP, MODE, TRAIL, TRAIL_PCT, TIF, TRIG, ACTIVE, OID, RANK = range(13)
+W_COLS = 13
 OUT_COLS = 9  # SIDE..TIF: what a kernel writes
 # olog
 O_BAR, O_SIDE, O_QTY, O_TYPE, O_LIMIT, O_STOP, O_FILLED, O_VALUE, O_STATUS = range(9)
@@ -60,6 +60,7 @@ slipped_price = vjit_inline(_slippage.slipped_price)
 fraction_qty = vjit_inline(_sizing.fraction_qty)
 _match_bar = M["match_bar"]
 _fill_quantity = M["fill_quantity"]
+_fill_rank = M["fill_rank"]
 _trail_init = M["trailing_stop_init"]
 _trail_update = M["trailing_stop_update"]
 
@@ -146,65 +147,98 @@ def match_orders(
     i: int, o: F64, h: F64, lo: F64, c: F64, v: F64, bid: F64, ask: F64,
     ords: F64, olog: F64, fills: F64, acct: F64, cfg: F64,
 ) -> None:  # fmt: skip
-    """Match every active working order against bar ``i``, in submission order, sharing one
-    pool of liquidity (``cfg[VOL_FRAC]`` of the bar's volume), then drop finished orders.
-
-    Market orders need only the open: high, low and close are read for other types only.
-    Quote ticks (``cfg[QUOTES]``) are one-price bars at the touch: the ask for buys, the bid
-    for sells (the mid in ``o``..``c`` when that side is missing), as core's broker does."""
+    """Match every active working order against bar ``i``, sharing one pool of liquidity
+    (``cfg[VOL_FRAC]`` of the bar's volume), then drop finished orders. Several orders are
+    matched in the order the bar reaches them (core's ``fill_rank``: ties, and quote ticks,
+    keep submission order), as core's broker does."""
     nw = int(acct[NW])
     quotes = cfg[QUOTES] > 0
     vol = _bar_volume(i, v, cfg)
     pool = 1e300  # what _fill_quantity gives without a cap (no call on the common path)
     if cfg[VOL_FRAC] > 0.0:
         pool = _fill_quantity(1e300, vol, cfg[VOL_FRAC], cfg[LOT])
-    op0 = o[i]
-    path = int(cfg[INTRABAR])
-    hi = lw = cl = math.nan
     changed = False  # anything filled or finished: compact (and recount PENDING)
-    for k in range(nw):
-        if ords[k, ACTIVE] > i:
-            continue
-        side = int(ords[k, SIDE])
-        typ = int(ords[k, TYPE])
-        op = op0
-        if quotes:
-            touch = ask[i] if side > 0 else bid[i]
-            if not math.isnan(touch):
-                op = touch
-        if typ == 0:  # market: what _match_bar returns, without loading the bar's range
-            price = op
-            trig = True
-        else:
-            if quotes:
-                hi = lw = cl = op
-            elif math.isnan(hi):
-                hi, lw, cl = h[i], lo[i], c[i]
-            if typ == 6 and math.isnan(ords[k, STOP]):
-                ords[k, STOP] = _trail_init(side, op, ords[k, TRAIL], ords[k, TRAIL_PCT] > 0)
-            price, trig = _match_bar(
-                side, typ, ords[k, LIMIT], ords[k, STOP], ords[k, TRIG] > 0, op, hi, lw, cl,
-                path, ords[k, TRAIL], ords[k, TRAIL_PCT] > 0,
-            )  # fmt: skip
-        ords[k, TRIG] = 1.0 if trig else 0.0
-        if not math.isnan(price):
-            pool = try_fill(i, k, price, price == op, vol, pool, ords, olog, fills, acct, cfg)
-            changed = True
-        oid = int(ords[k, OID])
-        if olog[oid, O_STATUS] != WORKING:
-            ords[k, QTY] = 0.0
-            changed = True
-            continue
-        if typ == 6:
-            ords[k, STOP] = _trail_update(
-                side, ords[k, STOP], ords[k, TRAIL], ords[k, TRAIL_PCT] > 0, hi, lw
-            )
-        if ords[k, TIF] != GTC:
-            olog[oid, O_STATUS] = CANCELED
-            ords[k, QTY] = 0.0
-            changed = True
+    if nw == 1 or quotes:
+        for k in range(nw):
+            if ords[k, ACTIVE] <= i:
+                pool, done = _match_one(i, k, vol, pool, o, h, lo, c, bid, ask, ords, olog,
+                                        fills, acct, cfg)  # fmt: skip
+                changed = changed or done
+    else:
+        op, hi, lw, cl = o[i], h[i], lo[i], c[i]
+        path = int(cfg[INTRABAR])
+        for k in range(nw):  # RANK: when the bar reaches the order; -1: matched / not active
+            ords[k, RANK] = -1.0
+            if ords[k, ACTIVE] <= i:
+                ords[k, RANK] = _fill_rank(
+                    int(ords[k, SIDE]), int(ords[k, TYPE]), ords[k, LIMIT], ords[k, STOP],
+                    ords[k, TRIG] > 0, op, hi, lw, cl, path,
+                )  # fmt: skip
+        for _ in range(nw):
+            best = -1
+            for k in range(nw):
+                r = ords[k, RANK]
+                if r >= 0.0 and (best < 0 or r < ords[best, RANK]):
+                    best = k
+            if best < 0:
+                break
+            ords[best, RANK] = -1.0
+            pool, done = _match_one(i, best, vol, pool, o, h, lo, c, bid, ask, ords, olog,
+                                    fills, acct, cfg)  # fmt: skip
+            changed = changed or done
     if changed:
         compact(ords, acct)
+
+
+@vjit_inline
+def _match_one(
+    i: int, k: int, vol: float, pool: float, o: F64, h: F64, lo: F64, c: F64, bid: F64,
+    ask: F64, ords: F64, olog: F64, fills: F64, acct: F64, cfg: F64,
+) -> tuple[float, bool]:  # fmt: skip
+    """Match working order ``k`` against bar ``i``; returns (the pool left, whether it
+    filled or finished).
+
+    Market orders need only the open: high, low and close are read for other types only.
+    Quote ticks (``cfg[QUOTES]``) are one-price bars at the touch: the ask for buys, the bid
+    for sells (the mid in ``o``..``c`` when that side is missing), as core's broker does."""
+    side = int(ords[k, SIDE])
+    typ = int(ords[k, TYPE])
+    op = o[i]
+    changed = False
+    if cfg[QUOTES] > 0:
+        touch = ask[i] if side > 0 else bid[i]
+        if not math.isnan(touch):
+            op = touch
+    hi = lw = cl = op
+    if typ == 0:  # market: what _match_bar returns, without loading the bar's range
+        price = op
+        trig = True
+    else:
+        if cfg[QUOTES] <= 0:
+            hi, lw, cl = h[i], lo[i], c[i]
+        if typ == 6 and math.isnan(ords[k, STOP]):
+            ords[k, STOP] = _trail_init(side, op, ords[k, TRAIL], ords[k, TRAIL_PCT] > 0)
+        price, trig = _match_bar(
+            side, typ, ords[k, LIMIT], ords[k, STOP], ords[k, TRIG] > 0, op, hi, lw, cl,
+            int(cfg[INTRABAR]), ords[k, TRAIL], ords[k, TRAIL_PCT] > 0,
+        )  # fmt: skip
+    ords[k, TRIG] = 1.0 if trig else 0.0
+    if not math.isnan(price):
+        pool = try_fill(i, k, price, price == op, vol, pool, ords, olog, fills, acct, cfg)
+        changed = True
+    oid = int(ords[k, OID])
+    if olog[oid, O_STATUS] != WORKING:
+        ords[k, QTY] = 0.0
+        return pool, True
+    if typ == 6:
+        ords[k, STOP] = _trail_update(
+            side, ords[k, STOP], ords[k, TRAIL], ords[k, TRAIL_PCT] > 0, hi, lw
+        )
+    if ords[k, TIF] != GTC:
+        olog[oid, O_STATUS] = CANCELED
+        ords[k, QTY] = 0.0
+        changed = True
+    return pool, changed
 
 
 @vjit_inline

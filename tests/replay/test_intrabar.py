@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from replay_helpers import bars, run_both, spec
 
+from ost_lab.core import Bar, Side, Strategy
 from ost_lab.core import matching as m
 from ost_lab.replay import Backtest
 
@@ -123,3 +124,77 @@ def test_buy_trailing_stop_up_bar() -> None:
 def test_unknown_intrabar_rejected() -> None:
     with pytest.raises(ValueError, match="intrabar"):
         Backtest(bars([SETUP]), "x", intrabar="optimistic")  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------- several orders, one bar
+def test_fill_rank_places_orders_where_the_bar_reaches_them() -> None:
+    up = (100.0, 104.0, 96.0, 101.0)  # open -> 96 -> 104 -> 101
+    down = (100.0, 104.0, 96.0, 99.0)  # open -> 104 -> 96 -> 99
+    stop_sell, limit_sell = (SELL, 2, math.nan, 98.0, False), (SELL, 1, 103.0, math.nan, False)
+    # up bar: 98 is reached halfway down the first leg (0.5), 103 on the second, 7/8 of the
+    # way from 96 to 104 (1.875); down bar: 103 at 3/4 of the first leg, 98 at 1 + 6/8
+    assert m.fill_rank(*stop_sell, *up, m.BAR_DIRECTION) == 0.5
+    assert m.fill_rank(*limit_sell, *up, m.BAR_DIRECTION) == 1.875
+    assert m.fill_rank(*limit_sell, *down, m.BAR_DIRECTION) == 0.75
+    assert m.fill_rank(*stop_sell, *down, m.BAR_DIRECTION) == 1.75
+    # pessimistic: stops (adverse moves) before limits, wherever they are
+    assert m.fill_rank(*stop_sell, *down) == 1.0 and m.fill_rank(*limit_sell, *down) == 2.0
+    # at the open: market orders and gaps; not reached: inf
+    assert m.fill_rank(BUY, 0, math.nan, math.nan, False, *up) == 0.0
+    assert m.fill_rank(SELL, 1, 99.0, math.nan, False, *up, m.BAR_DIRECTION) == 0.0
+    assert m.fill_rank(BUY, 2, math.nan, 105.0, False, *up, m.BAR_DIRECTION) == math.inf
+    # a triggered buy stop-limit waits for its limit (a fall), an untriggered one its stop
+    assert m.fill_rank(BUY, STOP_LIMIT, 99.0, 102.0, True, *up, m.BAR_DIRECTION) == 0.25
+    assert m.fill_rank(BUY, STOP_LIMIT, 99.0, 102.0, False, *up, m.BAR_DIRECTION) == 1.75
+
+
+@pytest.mark.parametrize(
+    ("close", "intrabar", "first"),
+    [
+        (101.0, "bar_direction", "stop"),  # up bar: down to 97.5 first
+        (99.0, "bar_direction", "limit"),  # down bar: up to 103.5 first
+        (99.0, "pessimistic", "stop"),  # no path: the stop first either way
+        (101.0, "pessimistic", "stop"),
+    ],
+)
+def test_one_bar_reaching_two_orders_fills_the_first_reached(
+    close: float, intrabar: str, first: str
+) -> None:
+    """A limit (sent first) and a stop (sent second) both reached by bar 2, whose volume
+    leaves room for one of them (500 * 1 % = 5 units): the one the bar reaches first fills,
+    the other keeps working. Both venues."""
+    df = bars([SETUP, (100.2, 100.5, 99.8, 100.0, 1e6), (100.0, 103.5, 97.5, close, 500.0)])
+    orders = [
+        spec(0, BUY, 10),
+        spec(1, SELL, 5, 1, limit=103.0),
+        spec(1, SELL, 5, 2, stop=98.0),
+    ]
+    k, _ = run_both(df, orders, intrabar=intrabar, max_volume_fraction=0.01)
+    assert k.fills["qty"].tolist() == [10.0, -5.0]
+    assert k.fills["price"].tolist() == [100.2, 103.0 if first == "limit" else 98.0]
+
+
+@pytest.mark.parametrize(
+    ("close", "intrabar", "exit_price"),
+    [(101.0, "bar_direction", 98.0), (99.0, "bar_direction", 103.0), (99.0, "pessimistic", 98.0)],
+)
+def test_bracket_reached_on_both_sides_exits_where_the_bar_went_first(
+    close: float, intrabar: str, exit_price: float
+) -> None:
+    """A long bracket (take-profit 103 sent before stop-loss 98) on a bar that reaches both:
+    the exit the bar reaches first fills and cancels the other (OCO). Pessimistic: the stop."""
+
+    class Bracket(Strategy):
+        def on_bar(self, bar: Bar) -> None:
+            if len(self.data[bar.symbol]) == 1:
+                self.bracket(Side.BUY, 10, take_profit=103.0, stop_loss=98.0)
+
+    df = bars([SETUP, (100.2, 100.5, 99.8, 100.0, 1e6), (100.0, 103.5, 97.5, close, 1e6)])
+    res = Backtest(df, Bracket, intrabar=intrabar).run()
+    assert res.fills["price"].tolist() == [100.2, exit_price]
+    status = dict(zip(res.orders["type"], res.orders["status"], strict=True))
+    assert status == {
+        "market": "FILLED",
+        "limit": "FILLED" if exit_price == 103.0 else "CANCELED",
+        "stop": "FILLED" if exit_price == 98.0 else "CANCELED",
+    }
