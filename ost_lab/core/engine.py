@@ -512,7 +512,7 @@ class Engine:
             for ev in batch:
                 if isinstance(ev, FillEvent):
                     on_fill(ev)
-                else:
+                elif self._hears_orders or self._held:  # else nothing reacts to it
                     on_order_event(ev)
 
     def _on_fill(self, fill: FillEvent) -> None:

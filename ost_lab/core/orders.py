@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ost_lab.core.events import OrderEvent
+from ost_lab.core.events import OrderEvent, new_order_event
+from ost_lab.core.types import TERMINAL_STATUSES as _TERMINAL
 from ost_lab.core.types import OrderStatus, OrderType, Side, TimeInForce, TrailingOffsetType
 
 __all__ = [
@@ -163,12 +164,13 @@ class Order:
     @property
     def is_open(self) -> bool:
         """True while the order can still fill or be canceled at the venue."""
-        return self.status.is_open
+        status = self.status
+        return status not in _TERMINAL and status is not S.INITIALIZED
 
     @property
     def is_terminal(self) -> bool:
         """True once filled, canceled, rejected or expired."""
-        return self.status.is_terminal
+        return self.status in _TERMINAL
 
     @property
     def signed_qty(self) -> float:
@@ -185,7 +187,7 @@ class Order:
             raise ValueError(f"order {self.id}: event ts {ts} is before last event {self.ts_last}")
         if status in _PENDING and prev not in _PENDING:
             self._resume_status = prev
-        event = OrderEvent(ts, self.id, status, prev, reason)
+        event = new_order_event((ts, self.id, status, prev, reason))
         self.status = status
         self.ts_last = ts
         self.events.append(event)

@@ -23,7 +23,7 @@ from typing import Literal
 
 from ost_lab.core import matching
 from ost_lab.core.broker import BrokerEvent
-from ost_lab.core.events import Bar, FillEvent, MarketEvent
+from ost_lab.core.events import Bar, MarketEvent, new_fill_event
 from ost_lab.core.orders import Order
 from ost_lab.core.types import Instrument, OrderType, Side, TimeInForce, TrailingOffsetType
 
@@ -151,8 +151,9 @@ class SimulatedBroker:
 
     def _match_event(self, event: MarketEvent) -> None:
         sym = event.symbol
-        is_bar = isinstance(event, Bar)
-        if is_bar:
+        is_bar = False
+        if isinstance(event, Bar):
+            is_bar = True
             o, h, lo, c = event.open, event.high, event.low, event.close
             ts_open, ts_close, volume = event.ts_open, event.ts, event.volume
             buy_px = sell_px = math.nan
@@ -260,7 +261,7 @@ class SimulatedBroker:
         fill_id = f"F-{self._fill_seq:06d}"
         # the fill is booked before the status change is dispatched
         self._events.append(
-            FillEvent(ts, order.id, order.symbol, side, qty, price, fee, order.tag, fill_id)
+            new_fill_event((ts, order.id, order.symbol, side, qty, price, fee, order.tag, fill_id))
         )
         self._events.append(status_event)
 

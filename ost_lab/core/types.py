@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 __all__ = [
+    "TERMINAL_STATUSES",
     "AccountType",
     "Instrument",
     "OrderStatus",
@@ -84,6 +85,8 @@ class OrderStatus(IntEnum):
 _TERMINAL = frozenset(
     {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED}
 )
+#: The statuses no transition leaves.
+TERMINAL_STATUSES = _TERMINAL
 
 
 class AccountType(IntEnum):
