@@ -333,8 +333,8 @@ class Strategy:
         """The first traded symbol."""
         if self.symbols:
             return self.symbols[0]
-        if len(self.data):
-            return next(iter(self.data))
+        for symbol in self.data._h:  # the first seen (read per order: no Mapping protocol)
+            return symbol
         raise RuntimeError("strategy has no symbols yet")
 
     @property
