@@ -135,6 +135,8 @@ def submit_fraction(
     broker = getattr(strategy.ctx, "broker", None)
     if not isinstance(broker, VenueBroker):
         raise RuntimeError("fraction orders need ost_lab.replay's VenueBroker")
-    o = strategy.order(Side(side), 1.0, symbol, submit=False, **kw)
+    if side != 1 and side != -1:
+        raise ValueError(f"side must be +1 (buy) or -1 (sell), got {side!r}")
+    o = strategy.order(Side.BUY if side > 0 else Side.SELL, 1.0, symbol, submit=False, **kw)
     broker.register_fraction(o, fraction)
     return strategy.ctx.submit_order(strategy, o)

@@ -112,6 +112,6 @@ class SmaCross(Strategy):
 
     def _entry(self, side: int) -> None:
         if self.units > 0:
-            self.order(Side(side), self.units)
+            self.order(Side.BUY if side > 0 else Side.SELL, self.units)
         else:
             submit_fraction(self, side, self.fraction)
