@@ -167,18 +167,24 @@ def match_orders(
     else:
         op, hi, lw, cl = o[i], h[i], lo[i], c[i]
         path = int(cfg[INTRABAR])
-        for k in range(nw):  # RANK: when the bar reaches the order; -1: matched / not active
-            ords[k, RANK] = -1.0
+        in_order = True  # the orders the bar reaches are already in the order it reaches them
+        last = 0.0
+        for k in range(nw):  # RANK: when the bar reaches the order, inf never; -1 not active
+            r = -1.0
             if ords[k, ACTIVE] <= i:
-                ords[k, RANK] = _fill_rank(
+                r = _fill_rank(
                     int(ords[k, SIDE]), int(ords[k, TYPE]), ords[k, LIMIT], ords[k, STOP],
                     ords[k, TRIG] > 0, op, hi, lw, cl, path,
                 )  # fmt: skip
-        for _ in range(nw):
+                if r < math.inf:
+                    in_order = in_order and r >= last
+                    last = r
+            ords[k, RANK] = r
+        while not in_order:  # match the reached orders by rank (ties: submission order)
             best = -1
             for k in range(nw):
                 r = ords[k, RANK]
-                if r >= 0.0 and (best < 0 or r < ords[best, RANK]):
+                if 0.0 <= r < math.inf and (best < 0 or r < ords[best, RANK]):
                     best = k
             if best < 0:
                 break
@@ -186,6 +192,11 @@ def match_orders(
             pool, done = _match_one(i, best, vol, pool, o, h, lo, c, bid, ask, ords, olog,
                                     fills, acct, cfg)  # fmt: skip
             changed = changed or done
+        for k in range(nw):  # the rest (all, when in order) in submission order
+            if ords[k, RANK] >= 0.0:
+                pool, done = _match_one(i, k, vol, pool, o, h, lo, c, bid, ask, ords, olog,
+                                        fills, acct, cfg)  # fmt: skip
+                changed = changed or done
     if changed:
         compact(ords, acct)
 
