@@ -39,7 +39,7 @@ FillTimingName = Literal["next_open", "same_close"]
 IntrabarName = Literal["pessimistic", "bar_direction"]
 _INTRABAR = {"pessimistic": matching.PESSIMISTIC, "bar_direction": matching.BAR_DIRECTION}
 Progress = Callable[[int, int], None]
-_STATUS_NAMES = np.array(["ACCEPTED", "FILLED", "CANCELED"], dtype=object)  # by V.WORKING...
+_STATUS_NAMES = np.array(["ACCEPTED", "FILLED", "CANCELED", "EXPIRED"], dtype=object)  # V.WORKING..
 _TYPE_NAMES = np.array([t.name.lower() for t in OrderType], dtype=object)
 
 
@@ -268,8 +268,8 @@ class Backtest:
                 dtype=np.float64,
             )
             i1 = min(n, i + chunk_bars)
-            i = run(i, i1, b.open, b.high, b.low, b.close, b.volume, b.ts_open, bid, ask, acct,
-                    state, p, out, ords, olog, fills, cfg, equity, room)  # fmt: skip
+            i = run(i, i1, b.open, b.high, b.low, b.close, b.volume, b.ts_open, b.ts_close, bid,
+                    ask, acct, state, p, out, ords, olog, fills, cfg, equity, room)  # fmt: skip
             if acct[V.NF] > room[0]:
                 fills = _grow(fills, int(acct[V.NF]))
             if acct[V.NO] > room[1]:

@@ -13,7 +13,8 @@ scratch array (kept between calls, the only array it may write besides ``out``);
 its parameters; each row of ``out`` is one order: ``SIDE`` (+1/-1), ``QTY``,
 ``TYPE`` (an ``OrderType`` value, or ``CANCEL_ALL``), ``LIMIT``, ``STOP``, ``MODE``
 (``QTY_UNITS`` or ``QTY_FRACTION``: a fraction of available funds sized at fill), ``TRAIL``,
-``TRAIL_PCT``, ``TIF`` (``GTC``/``IOC``/``FOK``). :func:`order` writes a row.
+``TRAIL_PCT``, ``TIF`` (``GTC``/``IOC``/``FOK``/``DAY``/``GTD``), ``EXPIRE`` (a GTD order's
+expiry, ns). :func:`order` writes a row.
 
 The replay loop is generated per kernel into a small module in the cache folder, so numba
 caches it on disk (a jitted function passed as an argument is not cacheable): a fresh process
@@ -55,8 +56,8 @@ _RUNNER_VERSION = "4"
 # for kernels that allocate arrays (they do not compile without the runtime).
 _LOOP = """
 @{deco}
-def {fn}(i0, i1, o, h, lo, c, v, ts, bid, ask, acct, state, params, out, ords, olog, fills,
-         cfg, equity, room):
+def {fn}(i0, i1, o, h, lo, c, v, ts, tsc, bid, ask, acct, state, params, out, ords, olog,
+         fills, cfg, equity, room):
     mult = cfg[MULT]
     i = i0
     while i < i1:
@@ -81,7 +82,7 @@ def {fn}(i0, i1, o, h, lo, c, v, ts, bid, ask, acct, state, params, out, ords, o
             if (i & 7) == 0:  # fills read the open of the bar after a signal
                 prefetch(o, i + 64)
         if n > 0:
-            submit(i, n, c[i], v, ts, out, ords, olog, fills, acct, cfg)
+            submit(i, n, c[i], v, ts, tsc, out, ords, olog, fills, acct, cfg)
             equity[i] = acct[EQUITY] = acct[CASH] + acct[POS] * c[i] * mult
             i += 1
         if acct[NF] > room[0] or acct[NO] > room[1] or acct[NW] > room[2]:
@@ -191,7 +192,7 @@ def runner_for(kernel: Any) -> Callable[..., int]:
 def order(
     out: F64, r: int, side: float, qty: float, typ: float = 0.0, limit: float = math.nan,
     stop: float = math.nan, mode: float = 0.0, trail: float = math.nan, trail_pct: float = 0.0,
-    tif: float = 0.0,
+    tif: float = 0.0, expire_ts: float = math.nan,
 ) -> int:  # fmt: skip
     """Write order row ``r`` of ``out``; returns ``r + 1`` (the count so far)."""
     out[r, V.SIDE] = side
@@ -203,10 +204,11 @@ def order(
     out[r, V.TRAIL] = trail
     out[r, V.TRAIL_PCT] = trail_pct
     out[r, V.TIF] = tif
+    out[r, V.EXPIRE] = expire_ts
     return r + 1
 
 
-_TIF = {0.0: "GTC", 1.0: "IOC", 2.0: "FOK"}
+_TIF = {0.0: "GTC", 1.0: "IOC", 2.0: "FOK", 3.0: "DAY", 4.0: "GTD"}
 _TYPES = {
     0: "market",
     1: "limit",
@@ -285,6 +287,8 @@ class KernelStrategy(Strategy):
             "trail_percent": bool(row[V.TRAIL_PCT] > 0),
             "tif": _TIF[float(row[V.TIF])],
         }
+        if row[V.TIF] == V.GTD:
+            kw["expire_ts"] = int(row[V.EXPIRE])
         if row[V.MODE] == V.QTY_FRACTION:
             submit_fraction(self, side, float(row[V.QTY]), symbol, **kw)
         elif side > 0:

@@ -39,9 +39,12 @@ LATENCY_NS = 11  # ticks: an order decided at ts[i] works from the first tick at
 QUOTES = 12  # 1: quote ticks, buys trade at the ask and sells at the bid (as core does)
 C_COLS = 13
 # ords (working) and out (orders a kernel strategy emits)
-SIDE, QTY, TYPE, LIMIT, STOP, MODE, TRAIL, TRAIL_PCT, TIF, TRIG, ACTIVE, OID, RANK = range(13)
-W_COLS = 13
-OUT_COLS = 9  # SIDE..TIF: what a kernel writes
+# EXPIRE: in ``out`` a GTD order's expiry (ns); in ``ords`` the first bar the order is expired
+# at (inf: never)
+SIDE, QTY, TYPE, LIMIT, STOP, MODE, TRAIL, TRAIL_PCT, TIF, EXPIRE = range(10)
+TRIG, ACTIVE, OID, RANK = range(10, 14)
+W_COLS = 14
+OUT_COLS = 10  # SIDE..EXPIRE: what a kernel writes
 # olog
 O_BAR, O_SIDE, O_QTY, O_TYPE, O_LIMIT, O_STOP, O_FILLED, O_VALUE, O_STATUS = range(9)
 O_COLS = 9
@@ -51,8 +54,9 @@ F_COLS = 6
 
 # modes, tifs, statuses, row kinds
 QTY_UNITS, QTY_FRACTION = 0.0, 1.0
-GTC, IOC, FOK = 0.0, 1.0, 2.0
-WORKING, FILLED, CANCELED = 0.0, 1.0, 2.0
+GTC, IOC, FOK, DAY, GTD = 0.0, 1.0, 2.0, 3.0, 4.0
+WORKING, FILLED, CANCELED, EXPIRED = 0.0, 1.0, 2.0, 3.0
+NS_PER_DAY = 86_400_000_000_000  # DAY orders expire at the next UTC midnight, as core's default
 CANCEL_ALL = -1.0  # a kernel row with TYPE = CANCEL_ALL cancels every working order
 
 fee = vjit_inline(_commission.fee)
@@ -212,6 +216,10 @@ def _match_one(
     Market orders need only the open: high, low and close are read for other types only.
     Quote ticks (``cfg[QUOTES]``) are one-price bars at the touch: the ask for buys, the bid
     for sells (the mid in ``o``..``c`` when that side is missing), as core's broker does."""
+    if ords[k, EXPIRE] <= i:  # DAY / GTD: its time ran out before this bar opened
+        olog[int(ords[k, OID]), O_STATUS] = EXPIRED
+        ords[k, QTY] = 0.0
+        return pool, True
     side = int(ords[k, SIDE])
     typ = int(ords[k, TYPE])
     op = o[i]
@@ -245,7 +253,7 @@ def _match_one(
         ords[k, STOP] = _trail_update(
             side, ords[k, STOP], ords[k, TRAIL], ords[k, TRAIL_PCT] > 0, hi, lw
         )
-    if ords[k, TIF] != GTC:
+    if ords[k, TIF] == IOC or ords[k, TIF] == FOK:
         olog[oid, O_STATUS] = CANCELED
         ords[k, QTY] = 0.0
         changed = True
@@ -273,9 +281,15 @@ def compact(ords: F64, acct: F64) -> None:
 @vjit_inline
 def arrival(i: int, ts: npt.NDArray[np.int64], latency_ns: int) -> int:
     """First index ``j > i`` with ``ts[j] >= ts[i] + latency_ns`` (``len(ts)`` if none): the
-    tick an order sent at tick ``i`` reaches the venue by. Galloping, then binary search."""
+    tick an order sent at tick ``i`` reaches the venue by."""
+    return first_at(i, ts, ts[i] + latency_ns)
+
+
+@vjit_inline
+def first_at(i: int, ts: npt.NDArray[np.int64], t: int) -> int:
+    """First index ``j > i`` with ``ts[j] >= t`` (``len(ts)`` if none). Galloping from
+    ``i + 1``, then binary search."""
     n = ts.shape[0]
-    t = ts[i] + latency_ns
     lo_ = i + 1
     step = 1
     hi_ = lo_
@@ -296,13 +310,16 @@ def arrival(i: int, ts: npt.NDArray[np.int64], latency_ns: int) -> int:
 
 @vjit_inline
 def submit(
-    i: int, n: int, c: float, v: F64, ts: npt.NDArray[np.int64], out: F64,
-    ords: F64, olog: F64, fills: F64, acct: F64, cfg: F64,
+    i: int, n: int, c: float, v: F64, ts: npt.NDArray[np.int64], tsc: npt.NDArray[np.int64],
+    out: F64, ords: F64, olog: F64, fills: F64, acct: F64, cfg: F64,
 ) -> None:  # fmt: skip
     """Accept the ``n`` orders a strategy emitted at bar ``i``'s close (``c``). Same-close timing
     fills market orders now at the close; everything else starts working at bar
     ``i + 1 + latency``, or with ``cfg[LATENCY_NS]`` (ticks) at the first tick ``ts`` reaches
-    ``ts[i] + latency_ns``. ``v`` is the volume column (read only when the venue needs it)."""
+    ``ts[i] + latency_ns``. ``v`` is the volume column (read only when the venue needs it).
+    ``ts`` / ``tsc`` are the bars' open / close times: a DAY order expires at the first bar that
+    opens at or after the UTC midnight following this bar's close, a GTD order at the first
+    that opens at or after its expiry (core's rules)."""
     lat_ns = int(cfg[LATENCY_NS])
     active = i + 1 + cfg[LATENCY]
     if lat_ns > 0 and n > 0:
@@ -324,6 +341,13 @@ def submit(
         ords[nw, TRIG] = 0.0
         ords[nw, ACTIVE] = active
         ords[nw, OID] = oid
+        ords[nw, EXPIRE] = math.inf
+        if out[r, TIF] == DAY:
+            ords[nw, EXPIRE] = first_at(i, ts, (tsc[i] // NS_PER_DAY + 1) * NS_PER_DAY)
+        elif out[r, TIF] == GTD:
+            if math.isnan(out[r, EXPIRE]):
+                raise ValueError("GTD order needs an expiry (ns)")
+            ords[nw, EXPIRE] = first_at(i, ts, int(out[r, EXPIRE]))
         olog[oid, O_BAR] = i
         olog[oid, O_SIDE] = out[r, SIDE]
         olog[oid, O_QTY] = out[r, QTY]

@@ -26,10 +26,10 @@ def bars(rows: Sequence[tuple[float, float, float, float, float]]) -> pd.DataFra
 def script(i, o, h, lo, c, v, acct, state, params, out):  # type: ignore[no-untyped-def]
     """Emit the scripted orders whose bar is ``i`` (rows of ``ROW`` params)."""
     n = 0
-    for r in range(params.size // 10):
-        p = params[r * 10 : r * 10 + 10]
+    for r in range(params.size // 11):
+        p = params[r * 11 : r * 11 + 11]
         if p[0] == i:
-            n = order(out, n, p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9])
+            n = order(out, n, p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10])
     return n
 
 
@@ -44,9 +44,10 @@ def spec(
     trail: float = NAN,
     trail_pct: float = 0.0,
     tif: float = 0.0,
+    expire_ts: float = NAN,
 ) -> list[float]:
     """One scripted order."""
-    return [bar, side, qty, typ, limit, stop, mode, trail, trail_pct, tif]
+    return [bar, side, qty, typ, limit, stop, mode, trail, trail_pct, tif, expire_ts]
 
 
 def run_both(

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+import pandas as pd
 import pytest
-from replay_helpers import NAN, bars, run_both, spec
+from replay_helpers import NAN, bars, run_both, script, spec
 
 from ost_lab.replay import Backtest
+from ost_lab.replay import venue as V
 from ost_lab.replay.venue import CANCEL_ALL, FOK, IOC, QTY_FRACTION
 
 MARKET, LIMIT, STOP, STOP_LIMIT, MIT, LIT, TRAIL = range(7)
@@ -180,3 +183,30 @@ def test_latency_in_bars() -> None:
         params=spec(0, 1, 1)
     )
     assert prices(k) == [103.0]  # bar 0 decides, bars 1-2 are latency, fills at bar 3's open
+
+
+def test_day_and_gtd_orders_expire() -> None:
+    """Minute bars over midnight (23:57 .. 00:02). A DAY buy limit at 98 sent at 23:57's close
+    expires at midnight: bar 00:00 reaches 98 but the order is gone; the same limit GTC fills
+    there. A GTD limit expiring at 00:01:30 fills on 00:01 (reached, still valid); one
+    expiring at 00:01:00 does not (expired when 00:01 opens). Both venues."""
+    idx = pd.date_range("2024-01-01 23:57", periods=6, freq="min", tz="UTC")
+    rows = [(100, 100.5, 99.5, 100, 1e6)] * 3 + [(99, 99.5, 97.5, 98, 1e6)] * 3
+    df = pd.DataFrame(rows, columns=["open", "high", "low", "close", "volume"], index=idx)
+    k, _ = run_both(df, [spec(0, 1, 5, LIMIT, limit=98.0, tif=V.DAY)])
+    assert prices(k) == [] and k.orders["status"].tolist() == ["EXPIRED"]
+    k, _ = run_both(df, [spec(0, 1, 5, LIMIT, limit=98.0)])
+    assert prices(k) == [98.0]
+    midnight = idx[3].value
+    gtd = [spec(0, 1, 5, LIMIT, limit=97.6, tif=V.GTD, expire_ts=float(midnight + 90 * 10**9))]
+    k, _ = run_both(df.iloc[[0, 1, 2, 3, 4]].assign(low=[99.5, 99.5, 99.5, 97.7, 97.5]), gtd)
+    assert prices(k) == [97.6]  # bar 00:01 reaches 97.6; it opened before the expiry
+    gtd[0][10] = float(midnight + 60 * 10**9)
+    k, _ = run_both(df.iloc[[0, 1, 2, 3, 4]].assign(low=[99.5, 99.5, 99.5, 97.7, 97.5]), gtd)
+    assert prices(k) == [] and k.orders["status"].tolist() == ["EXPIRED"]
+
+
+def test_gtd_without_expiry_is_refused() -> None:
+    df = bars([(100, 101, 99, 100, 1e6), (100, 101, 99, 100, 1e6)])
+    with pytest.raises(ValueError, match="GTD"):
+        Backtest(df, script).run(params=np.array(spec(0, 1, 5, LIMIT, limit=99.0, tif=V.GTD)))

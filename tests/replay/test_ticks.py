@@ -153,7 +153,7 @@ def test_random_tick_scripts_fill_identically(seed: int) -> None:
     else:
         close = np.where(np.isnan(ticks["bid_px"] + ticks["ask_px"]), 100.0, ticks["bid_px"])
     frame = pd.DataFrame({"close": close})
-    orders = _random_script(rng, frame, 150)
+    orders = _random_script(rng, frame, 150, ts=ticks["ts_event"])
     kw: dict[str, Any] = {
         "cash": 1e6,
         "commission": 0.0005,

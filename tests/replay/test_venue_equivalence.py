@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from replay_helpers import run_both, spec
+from replay_helpers import NAN, run_both, spec
 
 from ost_lab.core import Commission
 from ost_lab.replay.venue import CANCEL_ALL, QTY_FRACTION
@@ -18,13 +18,18 @@ def _random_bars(rng: np.random.Generator, n: int) -> pd.DataFrame:
     high = np.maximum(opens, close) + rng.uniform(0, 1, n).round(2)
     low = np.minimum(opens, close) - rng.uniform(0, 1, n).round(2)
     vol = rng.integers(50, 2000, n).astype(float)
-    idx = pd.date_range("2024-01-01", periods=n, freq="min", tz="UTC")
+    idx = pd.date_range("2024-01-01 23:00", periods=n, freq="min", tz="UTC")  # over midnight
     return pd.DataFrame(
         {"open": opens, "high": high, "low": low, "close": close, "volume": vol}, index=idx
     )
 
 
-def _random_script(rng: np.random.Generator, df: pd.DataFrame, k: int) -> list[list[float]]:
+def _random_script(
+    rng: np.random.Generator, df: pd.DataFrame, k: int, ts: np.ndarray | None = None
+) -> list[list[float]]:
+    """``k`` random orders on the bars (or ticks) of ``df``; ``ts``: their open times (ns),
+    default ``df``'s index."""
+    ts = df.index.as_unit("ns").asi8 if ts is None else ts
     out = []
     for _ in range(k):
         bar = int(rng.integers(0, len(df) - 1))
@@ -33,11 +38,16 @@ def _random_script(rng: np.random.Generator, df: pd.DataFrame, k: int) -> list[l
         typ = int(rng.integers(0, 7))
         qty = float(rng.integers(1, 200))
         off = float(rng.uniform(0.2, 3.0)) * side
-        tif = float(rng.choice([0, 0, 0, 1, 2]))
+        tif = float(rng.choice([0, 0, 0, 1, 2, 3, 4]))  # GTC, IOC, FOK, DAY, GTD
+        later = min(bar + int(rng.integers(1, 40)), len(df) - 1)
+        expire = NAN
+        if tif == 4:  # GTD: at a later bar's open, or halfway to the next bar
+            half = (int(ts[min(later + 1, len(ts) - 1)]) - int(ts[later])) // 2
+            expire = float(int(ts[later]) + int(rng.integers(0, 2)) * half)
         if typ == 1:
-            out.append(spec(bar, side, qty, 1, limit=round(c - off, 2), tif=tif))
+            out.append(spec(bar, side, qty, 1, limit=round(c - off, 2), tif=tif, expire_ts=expire))
         elif typ == 2:
-            out.append(spec(bar, side, qty, 2, stop=round(c + off, 2), tif=tif))
+            out.append(spec(bar, side, qty, 2, stop=round(c + off, 2), tif=tif, expire_ts=expire))
         elif typ == 3:
             stop = round(c + off, 2)
             out.append(spec(bar, side, qty, 3, limit=round(stop + side * 0.3, 2), stop=stop))
@@ -52,7 +62,7 @@ def _random_script(rng: np.random.Generator, df: pd.DataFrame, k: int) -> list[l
         elif rng.random() < 0.2:
             out.append(spec(bar, side, 0.3, 0, mode=QTY_FRACTION))
         else:
-            out.append(spec(bar, side, qty, 0, tif=tif))
+            out.append(spec(bar, side, qty, 0, tif=tif, expire_ts=expire))
         if rng.random() < 0.03:
             out.append(spec(bar, 0, 0, CANCEL_ALL))
     return out
