@@ -2,30 +2,40 @@
 
 A background thread per run beats the run's heartbeat, reports progress, polls the commands table
 (so a stop posted through the control API reaches an engine whose kernel is busy) and writes what
-the run produced in batches. For an event-loop engine it tails what the engine appends anyway
-(order and fill events, risk rejections, the equity curve), so the loop pays nothing per bar; a
-numba replay's result is written when it ends.
+the run produced. For an event-loop engine it tails what the engine appends anyway (order and fill
+events, risk rejections, the equity curve), so the loop pays nothing per bar. A backtest's orders,
+order events and fills are written when it ends, converted column by column in one batch (while
+it runs the writer only follows the equity curve and positions, so the engine's thread keeps the
+GIL); a live or sandbox run's are written as they come. A numba replay's result is written when it
+ends.
 """
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import inspect
 import math
+import queue
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from enum import Enum
+from itertools import compress, repeat
+from operator import attrgetter, is_
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from ost_lab.core.broker import BrokerEvent
 from ost_lab.core.engine import Engine, RunControl, RunResult
 from ost_lab.core.events import FillEvent, OrderEvent
 from ost_lab.core.orders import Order
-from ost_lab.dashboard.runs_db import Command, Row, RunsDB
+from ost_lab.core.types import OrderStatus, OrderType, Side, TimeInForce
+from ost_lab.dashboard.runs_db import Command, Records, RunsDB, Statement, prepare_batch
 
 if TYPE_CHECKING:
     from ost_lab.replay import Backtest, BacktestResult
@@ -36,9 +46,17 @@ HEARTBEAT_INTERVAL_S = 1.0
 MAX_EQUITY_POINTS = 20_000
 LIVE_EQUITY_EVERY_NS = 1_000_000_000
 
-Batch = dict[str, Sequence[Row]]
-"""Table name -> rows (dicts, or tuples in runs_db.TABLE_COLUMNS order)."""
+Batch = dict[str, Records]
+"""Table name -> records: rows (dicts, or tuples in runs_db.TABLE_COLUMNS order) or columns."""
 Progress = Callable[[int, int | None], None]
+Metrics = Mapping[str, Any] | Callable[[], Mapping[str, Any]]
+
+#: Allocations between young-generation collections while a run is being finished (Python's
+#: default is 700). The engine's run leaves its orders and events young; the last batch and the
+#: metrics then allocate enough to start a full pass of the collector over them and the rest of
+#: the process's heap, which at the default costs about as much as writing the batch. As in
+#: the engine's array replays, cyclic garbage is still collected, in fewer, larger passes.
+_GC_YOUNG = 50_000
 
 _FINAL_STATUS = {"completed": "completed", "stopped": "completed", "cancelled": "cancelled"}
 
@@ -64,6 +82,38 @@ def describe_strategy(strategy: Any, params: Mapping[str, Any] | None = None) ->
         "params": {k: _plain(v) for k, v in dict(params).items()},
         "source_sha256": hashlib.sha256(source.encode()).hexdigest(),
     }
+
+
+class _Handoff:
+    """Statements passed from one thread to another as they are made (iterate to take them)."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Statement | None] = queue.SimpleQueue()
+        self._taken: list[Statement] = []
+        self._closed = False
+
+    def extend(self, statements: Iterable[Statement]) -> None:
+        for st in statements:
+            self._queue.put(st)
+
+    def close(self) -> None:
+        """No more statements: iterating ends once the ones given are taken."""
+        self._queue.put(None)
+
+    def __iter__(self) -> Iterator[Statement]:
+        while not self._closed:
+            st = self._queue.get()
+            if st is None:
+                self._closed = True
+                return
+            self._taken.append(st)
+            yield st
+
+    def everything(self) -> list[Statement]:
+        """All statements, taken or not (after :meth:`close`): to write them again."""
+        for _ in self:  # take the rest
+            pass
+        return list(self._taken)
 
 
 class RunRecorder:
@@ -107,11 +157,23 @@ class RunRecorder:
         self._lock = threading.Lock()
         self._last_heartbeat = 0.0
         self._progress = 0.0
+        self._final: list[Batch] = []
+        # the end of a run, between finish() and the writer thread
+        self._last = _Handoff()  # the last batch, prepared by finish() as the writer writes it
+        self._final_written = False
+        self._outcome: tuple[str, dict[str, Any], BaseException | None] = ("failed", {}, None)
+        self._outcome_ready = threading.Event()
+        self._closed = threading.Event()  # the writer closed the run
 
     # -------------------------------------------------------- subclass hooks
     def collect(self, final: bool) -> Batch:
         """Records produced since the last call."""
         return {}
+
+    def collect_parts(self, final: bool) -> Iterator[Batch]:
+        """:meth:`collect` in parts (a table each, say): the run's last batch is written part by
+        part while the next part is converted."""
+        yield self.collect(final)
 
     def last_equity(self) -> float | None:
         return None
@@ -132,35 +194,105 @@ class RunRecorder:
         if total:
             self._progress = min(1.0, done / total)
 
+    def add_final(self, batch: Batch) -> None:
+        """Records to write with the run's last batch, when it finishes."""
+        with self._lock:
+            self._final.append(batch)
+
     def finish(
         self,
         status: str = "completed",
         *,
-        metrics: Mapping[str, Any] | None = None,
+        metrics: Metrics | None = None,
         error: BaseException | None = None,
     ) -> None:
-        """Stop the writer, write what is left and close the run."""
-        self._stop.set()
+        """Stop the writer, write what is left and close the run.
+
+        This thread converts the last records and hands them to the writer thread, which
+        writes them (SQLite inserts without holding the GIL) while this thread computes
+        ``metrics`` (when given as a function), then closes the run. A metrics function that
+        raises fails the run, and its exception is raised here. The writer thread checkpoints
+        the WAL after the run is closed, off the caller's time (see :meth:`join`).
+        """
+        gc_threshold = gc.get_threshold()
+        if gc_threshold[0] > 0:  # see _GC_YOUNG
+            gc.set_threshold(max(gc_threshold[0], _GC_YOUNG), *gc_threshold[1:])
+        failure: BaseException | None = None
+        try:
+            self._stop.set()
+            try:
+                with self._lock:  # after a flush in progress
+                    for batch in self._final_parts():
+                        self._last.extend(prepare_batch(batch))
+            except BaseException as exc:
+                error = failure = exc
+            finally:
+                self._last.close()
+            values: dict[str, Any] = {}
+            if error is None:
+                try:
+                    values = dict((metrics() if callable(metrics) else metrics) or {})
+                except BaseException as exc:
+                    error = failure = exc
+            self._outcome = (status, values, error)
+            self._outcome_ready.set()
+            if not self._writer_closed_run():  # no writer thread, or it failed: do it here
+                with RunsDB(self.db_path) as db:
+                    if not self._final_written:
+                        self._write(db, self._last.everything(), final=True)
+                    self._close_run(db)
+        finally:
+            gc.set_threshold(*gc_threshold)
+        if failure is not None:
+            raise failure
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the writer thread to end (after :meth:`finish`, it checkpoints the WAL)."""
         if self._thread is not None:
-            self._thread.join()
-        with RunsDB(self.db_path) as db:
-            self._flush(db, final=True)
-            if error is not None:
-                detail = "".join(traceback.format_exception(error)).strip()
-                db.finish_run(self.run_id, "failed", error=detail[-4000:])
-                return
-            metrics = dict(metrics or {})
-            db.finish_run(
-                self.run_id, status, metrics=metrics, total_return=metrics.get("total_return")
-            )
+            self._thread.join(timeout)
 
     # ------------------------------------------------------- background work
     def _loop(self) -> None:
         with RunsDB(self.db_path) as db:
             while not self._stop.wait(self.flush_interval_s):
-                self._flush(db)
+                with self._lock:
+                    statements = prepare_batch(self.collect(final=False))
+                self._write(db, statements)
                 for command in db.pending_commands(self.run_id):
                     db.ack_command(command.id, self._obey(command))
+            # The last batch can be big (a backtest's orders, events and fills): the checkpoint
+            # SQLite would run inside its COMMIT is done here once the run is closed instead.
+            db.conn.execute("PRAGMA wal_autocheckpoint = 0")
+            try:
+                self._write(db, self._last, final=True)
+                self._final_written = True
+                self._outcome_ready.wait()
+                self._close_run(db)
+            except Exception:
+                return  # finish() writes it again from its own thread, and raises there
+            self._closed.set()
+            db.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def _writer_closed_run(self) -> bool:
+        """Wait until the writer thread has closed the run; False if it cannot (none, or it
+        ended without: an error, which finish() then meets again in its own thread)."""
+        thread = self._thread
+        if thread is None:
+            return False
+        while not self._closed.wait(0.05):
+            if not thread.is_alive():
+                return self._closed.is_set()
+        return True
+
+    def _close_run(self, db: RunsDB) -> None:
+        status, values, error = self._outcome
+        if error is not None:
+            detail = "".join(traceback.format_exception(error)).strip()
+            db.finish_run(self.run_id, "failed", error=detail[-4000:])
+        else:
+            db.finish_run(
+                self.run_id, status, metrics=values, total_return=values.get("total_return")
+            )
 
     def _obey(self, command: Command) -> str:
         if command.command in ("stop", "cancel"):
@@ -168,20 +300,30 @@ class RunRecorder:
             return "cancelling the run"
         return f"{command.command!r} is not supported by this engine"
 
-    def _flush(self, db: RunsDB, *, final: bool = False) -> None:
-        with self._lock:
-            batch = self.collect(final)
-            if any(batch.values()):
-                db.write_batch(self.run_id, batch)
-            now = time.monotonic()
-            if final or now - self._last_heartbeat >= HEARTBEAT_INTERVAL_S:
-                db.heartbeat(self.run_id, progress=self._progress, last_equity=self.last_equity())
-                self._last_heartbeat = now
+    def _final_parts(self) -> Iterator[Batch]:
+        """The run's last records, part by part, then the records given to :meth:`add_final`."""
+        yield from self.collect_parts(final=True)
+        while self._final:
+            yield self._final.pop(0)
+
+    def _write(self, db: RunsDB, statements: Iterable[Statement], *, final: bool = False) -> None:
+        db.write_prepared(self.run_id, statements)
+        now = time.monotonic()
+        if final or now - self._last_heartbeat >= HEARTBEAT_INTERVAL_S:
+            db.heartbeat(self.run_id, progress=self._progress, last_equity=self.last_equity())
+            self._last_heartbeat = now
 
 
 class EngineRecorder(RunRecorder):
     """Records a core ``Engine`` run while it runs: ``with EngineRecorder(engine, name=...) as r:
-    r.run()``."""
+    r.run()``.
+
+    ``defer_records`` (default: for backtests) writes the orders, order events and fills when the
+    run ends, all in one batch converted column by column, instead of every flush: the writer
+    thread then only beats the heartbeat, reports progress, follows the equity curve and positions
+    and obeys commands, and the engine's thread keeps the GIL to itself. Live and sandbox runs
+    write them as they come, so the dashboard sees them during the run.
+    """
 
     def __init__(
         self,
@@ -191,6 +333,7 @@ class EngineRecorder(RunRecorder):
         mode: str = "backtest",
         db: str | Path | None = None,
         max_equity_points: int = MAX_EQUITY_POINTS,
+        defer_records: bool | None = None,
         **describe: Any,
     ) -> None:
         describe.setdefault("strategies", [describe_strategy(s) for s in engine.strategies])
@@ -200,6 +343,7 @@ class EngineRecorder(RunRecorder):
         super().__init__(name=name, mode=mode, db=db, control=engine.control, **describe)
         self.engine = engine
         self.max_equity_points = max_equity_points
+        self.defer_records = mode == "backtest" if defer_records is None else defer_records
         self.result: RunResult | None = None
         self._user_progress = engine.progress
         self._n_events = 0
@@ -207,7 +351,7 @@ class EngineRecorder(RunRecorder):
         self._n_equity = 0
         self._last_equity_ts = -(2**62)
         self._last_written = -1
-        self._dirty_orders: set[str] = set()
+        self._positions_version = engine.portfolio.version
 
     def __enter__(self) -> EngineRecorder:
         self.start()
@@ -237,16 +381,20 @@ class EngineRecorder(RunRecorder):
         self,
         status: str | None = None,
         *,
-        metrics: Mapping[str, Any] | None = None,
+        metrics: Metrics | None = None,
         error: BaseException | None = None,
     ) -> None:
+        """Close the run; its metrics are computed while the last records are written."""
         result = self.result
         if status is None:
             status = _FINAL_STATUS[result.status] if result is not None else "failed"
         if metrics is None and result is not None and error is None:
-            metrics = _metrics(result.equity, result.fills)
-        super().finish(status, metrics=metrics, error=error)
-        self.engine.progress = self._user_progress
+            equity, fills = result.equity, result.fills
+            metrics = lambda: _metrics(equity, fills)  # noqa: E731
+        try:
+            super().finish(status, metrics=metrics, error=error)
+        finally:
+            self.engine.progress = self._user_progress
 
     def last_equity(self) -> float | None:
         _, values = self.engine.portfolio.equity_history()
@@ -254,42 +402,35 @@ class EngineRecorder(RunRecorder):
 
     def collect(self, final: bool) -> Batch:
         """New records since the last flush (the engine's lists only grow while it runs)."""
+        batch: Batch = {}
+        for part in self.collect_parts(final):
+            batch.update(part)
+        return batch
+
+    def collect_parts(self, final: bool) -> Iterator[Batch]:
+        """:meth:`collect` a table at a time: order events, fills, orders, then the rest."""
         engine = self.engine
-        events = engine.events[self._n_events : len(engine.events)]
-        self._n_events += len(events)
+        if final or not self.defer_records:
+            end = len(engine.events)
+            events = engine.events[self._n_events : end]
+            yield from _event_tables(events, engine.orders, ended=final)
+            self._n_events = end
+        batch: Batch = {}
         rejections = engine.rejections[self._n_rejections : len(engine.rejections)]
         self._n_rejections += len(rejections)
-        # rows as tuples in the runs DB's column order (runs_db.TABLE_COLUMNS): no dict per row
-        order_events: list[tuple[Any, ...]] = []
-        fills: list[tuple[Any, ...]] = []
-        dirty = self._dirty_orders
-        for ev in events:
-            if isinstance(ev, OrderEvent):
-                order_events.append((ev.ts, ev.order_id, ev.status.name, ev.reason or None))
-            elif isinstance(ev, FillEvent):
-                fills.append((ev.ts, ev.order_id, ev.symbol, ev.signed_qty, ev.price,
-                              ev.commission, ev.tag, ev.fill_id or None))  # fmt: skip
-            dirty.add(ev.order_id)
-        orders = [
-            _order_row(engine.orders[oid])
-            for oid in sorted(self._dirty_orders)
-            if oid in engine.orders
-        ]
-        self._dirty_orders.clear()
-        risk = [
-            dict(ts_ns=engine.now, kind="rejection", rule=rej.rule, reason=rej.reason,
-                 strategy=strategy)
-            for strategy, rej in rejections
-        ]  # fmt: skip
+        if rejections:
+            batch["risk_events"] = [
+                dict(ts_ns=engine.now, kind="rejection", rule=rej.rule, reason=rej.reason,
+                     strategy=strategy)
+                for strategy, rej in rejections
+            ]  # fmt: skip
         ts, values = engine.portfolio.equity_history()
-        return {
-            "order_events": order_events,
-            "fills": fills,
-            "orders": orders,
-            "risk_events": risk,
-            "equity": self._equity_rows(ts, values, final),
-            "positions": self._position_rows() if fills or final else [],
-        }
+        batch["equity"] = self._equity_rows(ts, values, final)
+        version = engine.portfolio.version
+        if final or version != self._positions_version:  # after fills: a positions snapshot
+            self._positions_version = version
+            batch["positions"] = self._position_rows()
+        yield batch
 
     def _position_rows(self) -> list[dict[str, Any]]:
         """A snapshot of every book's positions (per symbol and tag) after new fills."""
@@ -311,31 +452,33 @@ class EngineRecorder(RunRecorder):
                 )
         return rows
 
-    def _equity_rows(
-        self, ts: list[int], values: list[float], final: bool
-    ) -> list[tuple[int, float]]:
-        """New equity points: every point up to the bound, then every k-th; by time when live.
-
-        The last point is always written when the run finishes.
+    def _equity_rows(self, ts: list[int], values: list[float], final: bool) -> dict[str, list[Any]]:
+        """New equity points, as columns: every point up to the bound, then every k-th; by time
+        when live. The last point is always written when the run finishes.
         """
-        end = len(ts)
+        end = min(len(ts), len(values))  # the engine appends to ts first
         start, self._n_equity = self._n_equity, end
         total = self.engine.total
         stride = max(1, math.ceil(total / self.max_equity_points)) if total else 0
         if stride:
             first = -(-start // stride) * stride  # the first multiple of stride at or after start
-            picked = list(range(first, end, stride))
+            picked: range | list[int] = range(first, end, stride)
+            out_ts, out_eq = ts[first:end:stride], values[first:end:stride]
         else:
             picked = []
             for i in range(start, end):
                 if ts[i] - self._last_equity_ts >= LIVE_EQUITY_EVERY_NS:
                     picked.append(i)
                     self._last_equity_ts = ts[i]
-        if final and end and self._last_written != end - 1 and picked[-1:] != [end - 1]:
-            picked.append(end - 1)
-        if picked:
-            self._last_written = picked[-1]
-        return [(ts[i], values[i]) for i in picked]
+            out_ts, out_eq = [ts[i] for i in picked], [values[i] for i in picked]
+        last = picked[-1] if picked else -1
+        if final and end and self._last_written != end - 1 and last != end - 1:
+            out_ts.append(ts[end - 1])
+            out_eq.append(values[end - 1])
+            last = end - 1
+        if last >= 0:
+            self._last_written = last
+        return {"ts_ns": out_ts, "equity": out_eq}
 
 
 def record(
@@ -393,71 +536,153 @@ def record_backtest(
     except BaseException as exc:
         rec.finish(error=exc)
         raise
-    with RunsDB(db) as out:
-        out.write_batch(rec.run_id, _result_batch(result, max_equity_points))
-    rec.finish(_FINAL_STATUS[result.status], metrics=_metrics(result.equity, result.fills))
+    # converted here, written by the writer thread while this one computes the metrics
+    rec.add_final(_result_batch(result, max_equity_points))
+    rec.finish(
+        _FINAL_STATUS[result.status],
+        metrics=lambda: dict(result.metrics.items()) if len(result.equity) >= 2 else {},
+    )
     return rec.run_id, result
 
 
 def _result_batch(result: BacktestResult, max_equity_points: int) -> Batch:
-    """A finished replay's fills, orders and (downsampled) equity curve as runs-DB rows."""
+    """A finished replay's fills, orders and (downsampled) equity curve as runs-DB columns."""
     f = result.fills
-    fills = [
-        dict(ts_ns=int(ts), symbol=sym, qty=float(q), price=float(p), commission=float(c), tag=tag)
-        for ts, sym, q, p, c, tag in zip(
-            f["ts"], f["symbol"], f["qty"], f["price"], f["commission"], f["tag"], strict=True
-        )
-    ]
-    orders = [
-        dict(
-            order_id=str(o["id"]),
-            ts_ns=int(o["ts"]),
-            symbol=o["symbol"],
-            side="BUY" if int(o["side"]) > 0 else "SELL",
-            qty=float(o["qty"]),
-            order_type=str(o["type"]).upper(),
-            limit_price=_num(o["limit"]),
-            stop_price=_num(o["stop"]),
-            status=str(o["status"]),
-            filled_qty=float(o["filled_qty"]),
-            avg_price=_num(o["avg_fill_price"]),
-        )
-        for o in result.orders.to_dict("records")
-    ]
+    fills = {
+        "ts_ns": f["ts"].to_numpy(np.int64),
+        "symbol": f["symbol"].tolist(),
+        "qty": f["qty"].to_numpy(np.float64),
+        "price": f["price"].to_numpy(np.float64),
+        "commission": f["commission"].to_numpy(np.float64),
+        "tag": f["tag"].tolist(),
+    }
+    o = result.orders
+    orders = {
+        "order_id": [str(x) for x in o["id"].tolist()],
+        "ts_ns": o["ts"].to_numpy(np.int64),
+        "symbol": o["symbol"].tolist(),
+        "side": np.where(o["side"].to_numpy(np.int64) > 0, "BUY", "SELL").tolist(),
+        "qty": o["qty"].to_numpy(np.float64),
+        "order_type": [str(x).upper() for x in o["type"].tolist()],
+        "limit_price": o["limit"].to_numpy(np.float64),  # NaN: none (null)
+        "stop_price": o["stop"].to_numpy(np.float64),
+        "status": [str(x) for x in o["status"].tolist()],
+        "filled_qty": o["filled_qty"].to_numpy(np.float64),
+        "avg_price": o["avg_fill_price"].to_numpy(np.float64),
+    }
     eq = result.equity
     idx = eq.index.as_unit("ns").asi8 if isinstance(eq.index, pd.DatetimeIndex) else eq.index
     stride = max(1, math.ceil(len(eq) / max_equity_points))
-    keep = list(range(0, len(eq), stride))
+    keep = np.arange(0, len(eq), stride)
     if len(eq) and keep[-1] != len(eq) - 1:
-        keep.append(len(eq) - 1)
-    values = eq.to_numpy()
-    equity = [dict(ts_ns=int(idx[i]), equity=float(values[i])) for i in keep]
+        keep = np.append(keep, len(eq) - 1)
+    equity = {
+        "ts_ns": np.asarray(idx, dtype=np.int64)[keep],
+        "equity": eq.to_numpy(np.float64)[keep],
+    }
     return {"fills": fills, "orders": orders, "equity": equity}
 
 
-def _order_row(order: Order) -> tuple[Any, ...]:
-    """An order's latest state in the runs DB's ``orders`` column order."""
-    return (
-        order.id,
-        order.ts_init,
-        order.strategy_id or None,
-        order.symbol,
-        order.side.name,
-        order.qty,
-        order.type.name,
-        _num(order.limit_price),
-        _num(order.stop_price),
-        order.tif.name,
-        order.tag or None,
-        order.parent_id or None,
-        order.status.name,
-        order.filled_qty,
-        _num(order.avg_fill_price),
-    )
+_ENUM_NAMES: dict[type[Enum], dict[Any, str]] = {
+    e: {m: m.name for m in e} for e in (OrderStatus, OrderType, Side, TimeInForce)
+}
 
 
-def _num(x: Any) -> float | None:
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+def _names(enum: type[Enum], values: Sequence[Any]) -> list[str]:
+    """Enum members' names (one dict per enum: IntEnum members of different enums are equal)."""
+    names = _ENUM_NAMES[enum]
+    try:
+        return list(map(names.__getitem__, values))
+    except KeyError:  # not a member of ``enum``: its own name, as the member would give
+        return [v.name for v in values]
+
+
+def _or_none(values: Sequence[Any]) -> list[Any]:
+    """Empty strings (and other false values) as None (null)."""
+    if not any(values):  # the usual case, at C speed
+        return [None] * len(values)
+    return [v or None for v in values]
+
+
+def _attr(name: str, objects: Sequence[Any]) -> list[Any]:
+    return list(map(attrgetter(name), objects))
+
+
+def _split_events(events: Sequence[BrokerEvent]) -> tuple[list[OrderEvent], list[FillEvent]]:
+    """The order events and the fills among ``events``, each in order."""
+    kinds = list(map(type, events))
+    order_events = list(compress(events, map(is_, repeat(OrderEvent), kinds)))
+    fills = list(compress(events, map(is_, repeat(FillEvent), kinds)))
+    if len(order_events) + len(fills) != len(events):  # subclasses (or other events)
+        order_events = [ev for ev in events if isinstance(ev, OrderEvent)]
+        fills = [ev for ev in events if isinstance(ev, FillEvent)]
+    return order_events, fills  # type: ignore[return-value]
+
+
+def _event_tables(
+    events: Sequence[BrokerEvent], orders: Mapping[str, Order], *, ended: bool
+) -> Iterator[Batch]:
+    """Order events, fills and the latest state of the orders they touched, column by column
+    (``ended``: the engine's run is over).
+
+    The same values the engine holds, written as the row-by-row recorder wrote them (checked
+    by tests/dashboard/test_recorder.py); lists built at C speed where possible, and no object
+    per record for the cyclic collector to count.
+    """
+    order_events, fill_events = _split_events(events)
+    touched: set[str] = set()
+    if order_events:
+        ts, oid, status, _, reason = zip(*order_events, strict=True)
+        touched.update(oid)
+        yield {
+            "order_events": {
+                "ts_ns": ts,
+                "order_id": oid,
+                "status": _names(OrderStatus, status),
+                "reason": _or_none(reason),
+            }
+        }
+    if fill_events:
+        ts, oid, symbol, side, qty, price, commission, tag, fill_id = zip(*fill_events, strict=True)
+        # FillEvent.signed_qty, float(side) * qty, for all fills at once
+        signed = np.asarray(side, dtype=np.float64) * np.asarray(qty, dtype=np.float64)
+        touched.update(oid)
+        yield {
+            "fills": {
+                "ts_ns": ts,
+                "order_id": oid,
+                "symbol": symbol,
+                "qty": signed,
+                "price": price,
+                "commission": commission,
+                "tag": tag,
+                "venue_id": _or_none(fill_id),
+            }
+        }
+    if ended:  # nothing adds orders any more: all of them, in the engine's order
+        latest = [o for oid, o in orders.items() if oid in touched]
+    else:  # looked up one by one: the engine's thread may be adding orders
+        latest = [orders[oid] for oid in sorted(touched) if oid in orders]
+    if latest:
+        yield {
+            "orders": {
+                "order_id": _attr("id", latest),
+                "ts_ns": _attr("ts_init", latest),
+                "strategy": _or_none(_attr("strategy_id", latest)),
+                "symbol": _attr("symbol", latest),
+                "side": _names(Side, _attr("side", latest)),
+                "qty": _attr("qty", latest),
+                "order_type": _names(OrderType, _attr("type", latest)),
+                "limit_price": _attr("limit_price", latest),  # NaN: none (null)
+                "stop_price": _attr("stop_price", latest),
+                "tif": _names(TimeInForce, _attr("tif", latest)),
+                "tag": _or_none(_attr("tag", latest)),
+                "parent_id": _or_none(_attr("parent_id", latest)),
+                "status": _names(OrderStatus, _attr("status", latest)),
+                "filled_qty": _attr("filled_qty", latest),
+                "avg_price": _attr("avg_fill_price", latest),
+            }
+        }
 
 
 def _plain(value: Any) -> Any:

@@ -6,6 +6,7 @@ One SQLite file in WAL mode, shared by notebook kernels (which write runs) and t
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import secrets
@@ -14,9 +15,12 @@ import sqlite3
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ost_lab import paths
@@ -83,6 +87,11 @@ _MONEY = {"price", "commission", "limit_price", "stop_price", "avg_price", "real
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {**_SEQ_TABLES, **_UPSERT_TABLES}
 """The columns a recorder writes per table (run_id and seq are added by ``write_batch``)."""
 Row = Mapping[str, Any] | Sequence[Any]
+"""One record: a dict by column name, or a tuple of every column in TABLE_COLUMNS order."""
+Columns = Mapping[str, Sequence[Any] | npt.NDArray[Any]]
+"""Records column by column: column name -> values (a sequence or a 1-d array, all one length)."""
+Records = Iterable[Row] | Columns
+_INT64_BOUND = 2.0**63
 
 
 class UnknownRun(KeyError):
@@ -275,47 +284,42 @@ class RunsDB:
             self.conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
 
     # ------------------------------------------------------------ recording
-    def write_batch(self, run_id: str, batch: Mapping[str, Iterable[Row]]) -> None:
-        """Append one batch of records (table name -> rows) in a single transaction.
+    def write_batch(self, run_id: str, batch: Mapping[str, Records]) -> None:
+        """Append one batch of records (table name -> records) in a single transaction.
 
-        A row is a dict by column name, or a tuple of every column in the order of
-        :data:`TABLE_COLUMNS` (cheaper for recorders writing many rows). Money fields are
-        given as floats and stored as nano-units. ``orders``, ``positions`` and ``equity`` rows
-        replace earlier rows with the same key (an order's latest state).
+        A table's records are rows (dicts by column name, or tuples of every column in the order
+        of :data:`TABLE_COLUMNS`) or columns (a mapping column name -> values, numpy arrays or
+        sequences of one length; columns left out are null): columns are the cheapest way to
+        write many records. Money fields are given as floats and stored as nano-units (None and
+        NaN as null). ``orders``, ``positions`` and ``equity`` rows replace earlier rows with the
+        same key (an order's latest state).
         """
-        unknown = set(batch) - set(_SEQ_TABLES) - set(_UPSERT_TABLES)
-        if unknown:
-            raise ValueError(f"unknown tables in batch: {sorted(unknown)}")
-        # Everything is converted before the write lock is taken, and each table is written by one
-        # statement over a JSON array: a busy engine thread holding the GIL then cannot stretch
-        # the transaction (executemany would hand the GIL back and forth once per row).
-        payloads = []
-        for table, rows in batch.items():
-            cols = TABLE_COLUMNS[table]
-            values = _stored_rows(cols, rows)
-            if values:
-                payloads.append((table, cols, json.dumps(values, allow_nan=False)))
-        if not payloads:
+        self.write_prepared(run_id, prepare_batch(batch))
+
+    def write_prepared(self, run_id: str, statements: Iterable[Statement]) -> None:
+        """Execute what :func:`prepare_batch` made, in a single transaction.
+
+        Preparing converts (holding the GIL); this mostly waits for SQLite, which runs without
+        it. So a recorder can prepare a batch in one thread and write it in another, even
+        statement by statement as they are made (``statements`` is consumed as it goes).
+        """
+        it = iter(statements)
+        first = next(it, None)
+        if first is None:
             return
         with self._tx():
-            for table, cols, payload in payloads:
-                extract = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(cols)))
-                if table in _SEQ_TABLES:
-                    start = self.conn.execute(
-                        f"SELECT COALESCE(MAX(seq), -1) + 1 FROM {table} WHERE run_id = ?",
-                        (run_id,),
-                    ).fetchone()[0]
-                    self.conn.execute(
-                        f"INSERT INTO {table} (run_id, seq, {', '.join(cols)})"
-                        f" SELECT ?, ? + key, {extract} FROM json_each(?)",
-                        (run_id, start, payload),
-                    )
-                else:
-                    self.conn.execute(
-                        f"INSERT OR REPLACE INTO {table} (run_id, {', '.join(cols)})"
-                        f" SELECT ?, {extract} FROM json_each(?)",
-                        (run_id, payload),
-                    )
+            starts: dict[str, int] = {}
+            for st in chain([first], it):
+                params = list(st.params)
+                params[0] = run_id
+                if st.table in _SEQ_TABLES:
+                    if st.table not in starts:
+                        starts[st.table] = self.conn.execute(
+                            f"SELECT COALESCE(MAX(seq), -1) + 1 FROM {st.table} WHERE run_id = ?",
+                            (run_id,),
+                        ).fetchone()[0]
+                    params[1] = starts[st.table]
+                self.conn.execute(st.sql, params)
 
     # ------------------------------------------------------------- commands
     def post_command(self, run_id: str, command: str, args: Mapping[str, Any] | None = None) -> int:
@@ -468,22 +472,157 @@ def _run_filter(mode: str | None, status: str | None, text: str | None) -> tuple
     return " AND ".join(where), params
 
 
-def _stored_rows(cols: tuple[str, ...], rows: Iterable[Row]) -> list[Any]:
-    """Rows as lists in column order with money in nano-units, converted column by column."""
-    rows = list(rows)
-    if not rows:
-        return []
-    if isinstance(rows[0], Mapping):
-        columns = [[r.get(c) for r in rows] for c in cols]  # type: ignore[union-attr]
+def _stored_columns(table: str, records: Records) -> list[list[Any]]:
+    """A table's records as one list per column (TABLE_COLUMNS order), money in nano-units.
+
+    Empty when there are no records.
+    """
+    cols = TABLE_COLUMNS[table]
+    columns: list[Any]
+    if isinstance(records, Mapping):
+        unknown = set(records) - set(cols)
+        if unknown:
+            raise ValueError(f"unknown columns for {table}: {sorted(unknown)}")
+        lengths = {len(v) for v in records.values()}
+        if len(lengths) > 1:
+            raise ValueError(f"the columns of {table} differ in length: {sorted(lengths)}")
+        n = lengths.pop() if lengths else 0
+        if not n:
+            return []
+        columns = [records[c] if c in records else [None] * n for c in cols]
     else:
-        width = {len(r) for r in rows}
-        if width != {len(cols)}:
-            raise ValueError(f"tuple rows must have the {len(cols)} columns {cols}, got {width}")
-        columns = [list(c) for c in zip(*rows, strict=True)]
-    for j, c in enumerate(cols):
+        rows = list(records)
+        if not rows:
+            return []
+        if isinstance(rows[0], Mapping):
+            columns = [[r.get(c) for r in rows] for c in cols]  # type: ignore[union-attr]
+        else:
+            width = {len(r) for r in rows}
+            if width != {len(cols)}:
+                raise ValueError(
+                    f"tuple rows must have the {len(cols)} columns {cols}, got {width}"
+                )
+            columns = list(zip(*rows, strict=True))
+    out: list[list[Any]] = []
+    for c, values in zip(cols, columns, strict=True):
         if c in _MONEY or c == "equity":
-            columns[j] = [None if v is None else round(float(v) * NANO) for v in columns[j]]
-    return list(zip(*columns, strict=True))
+            out.append(to_nano_column(values))
+        elif isinstance(values, np.ndarray):
+            out.append(values.tolist())
+        else:
+            out.append(values if isinstance(values, list) else list(values))
+    return out
+
+
+def to_nano_column(values: Sequence[Any] | npt.NDArray[Any]) -> list[int | None]:
+    """Money amounts as integer nano-units, exactly as :func:`to_nano` rounds each (half to
+    even), converted as one array; None and NaN become None (null)."""
+    x = np.asarray(values, dtype=np.float64)
+    if x.ndim != 1:
+        raise ValueError(f"a column of money amounts must be 1-d, got shape {x.shape}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = np.rint(x * NANO)
+    missing = np.isnan(scaled)
+    if np.isinf(scaled).any() or (np.abs(scaled[~missing]) >= _INT64_BOUND).any():
+        raise ValueError("money amounts must be finite and below 9.2e9 (int64 nano-units)")
+    if not missing.any():
+        return scaled.astype(np.int64).tolist()
+    out: list[int | None] = np.where(missing, 0.0, scaled).astype(np.int64).tolist()
+    for i in np.flatnonzero(missing).tolist():
+        out[i] = None
+    return out
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One INSERT of up to ``_MAX_ROWS`` records of a table, from :func:`prepare_batch`.
+
+    ``params[0]`` stands for the run id and, in a sequence table, ``params[1]`` for the run's
+    next seq: :meth:`RunsDB.write_prepared` fills them in.
+    """
+
+    table: str
+    sql: str
+    params: list[Any]
+
+
+_MAX_ROWS = 1024
+"""Rows per INSERT at most: the GIL is taken once per statement (to bind it), not once per row.
+Statements hold a power of two of rows, so that SQLite compiles each size once per connection
+(compiling a 1000-row INSERT costs about as much as running it)."""
+_MAX_PARAMS = 32_766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
+
+
+def prepare_batch(batch: Mapping[str, Records]) -> list[Statement]:
+    """Convert a batch (see :meth:`RunsDB.write_batch`) into the statements that write it.
+
+    Each statement inserts many rows as one ``INSERT ... SELECT ... FROM (VALUES ...)`` bound
+    from the Python values (exact: no text round trip); a column holding one value (None, one
+    text, one amount) is bound once per statement rather than once per row.
+    """
+    unknown = set(batch) - set(_SEQ_TABLES) - set(_UPSERT_TABLES)
+    if unknown:
+        raise ValueError(f"unknown tables in batch: {sorted(unknown)}")
+    return [st for table, records in batch.items() for st in _table_statements(table, records)]
+
+
+def _table_statements(table: str, records: Records) -> list[Statement]:
+    columns = _stored_columns(table, records)
+    if not columns:
+        return []
+    n = len(columns[0])
+    cols = TABLE_COLUMNS[table]
+    seq = table in _SEQ_TABLES
+    constant = [
+        (v[0] is None or type(v[0]) is str or c in _MONEY or c == "equity") and v.count(v[0]) == n
+        for c, v in zip(cols, columns, strict=True)
+    ]  # money columns are ints (or None) here; None and text equal only themselves
+    if all(constant) and not seq:
+        constant[0] = False  # VALUES needs a column
+    varying: list[Sequence[Any]] = [range(n)] if seq else []
+    varying += [v for v, k in zip(columns, constant, strict=True) if not k]
+    head: list[Any] = [None, 0] if seq else [None]
+    head += [v[0] for v, k in zip(columns, constant, strict=True) if k]
+    most = max(1, min(_MAX_ROWS, (_MAX_PARAMS - len(head)) // len(varying)))
+    out = []
+    start = 0
+    while start < n:
+        stop = start + (1 << (min(most, n - start).bit_length() - 1))
+        params = list(head)
+        params.extend(chain.from_iterable(zip(*(c[start:stop] for c in varying), strict=True)))
+        out.append(Statement(table, _insert_sql(table, tuple(constant), stop - start), params))
+        start = stop
+    return out
+
+
+@functools.lru_cache(maxsize=128)
+def _insert_sql(table: str, constant: tuple[bool, ...], n_rows: int) -> str:
+    """``INSERT INTO table ... SELECT ?1, ... FROM (VALUES (...), ...)`` for ``n_rows`` rows:
+    ?1 is the run id, ?2 the next seq (sequence tables), then one parameter per constant
+    column; the VALUES rows hold the seq offset (sequence tables) and the other columns."""
+    cols = TABLE_COLUMNS[table]
+    seq = table in _SEQ_TABLES
+    param = 3 if seq else 2
+    value = 2 if seq else 1
+    picked = []
+    for is_constant in constant:
+        if is_constant:
+            picked.append(f"?{param}")
+            param += 1
+        else:
+            picked.append(f"column{value}")
+            value += 1
+    row = "(" + ", ".join("?" * (value - 1)) + ")"
+    values = ", ".join([row] * n_rows)
+    if seq:
+        return (
+            f"INSERT INTO {table} (run_id, seq, {', '.join(cols)})"
+            f" SELECT ?1, ?2 + column1, {', '.join(picked)} FROM (VALUES {values})"
+        )
+    return (
+        f"INSERT OR REPLACE INTO {table} (run_id, {', '.join(cols)})"
+        f" SELECT ?1, {', '.join(picked)} FROM (VALUES {values})"
+    )
 
 
 def _jsonable(obj: Any) -> Any:

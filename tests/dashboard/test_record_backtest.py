@@ -122,3 +122,44 @@ def test_a_failing_replay_is_recorded_as_failed(tmp_path):
     with RunsDB(tmp_path / "r.sqlite") as db:
         [run] = db.list_runs()
     assert run["status"] == "failed" and "strategy bug" in run["error"]
+
+
+@pytest.mark.parametrize("api", ["strategy class", "kernel"])
+def test_a_recorded_replay_stores_its_orders_and_fills_exactly(tmp_path, api):
+    db_path = tmp_path / "runs.sqlite"
+    if api == "kernel":
+        bt = Backtest(_walk(3000), sma_cross, state=sma_cross_state, commission=0.001)
+        run_id, result = record_backtest(bt, name="k", db=db_path, params=KERNEL_PARAMS)
+    else:
+        bt = Backtest(_walk(3000), SmaCross, commission=0.001)
+        run_id, result = record_backtest(bt, name="c", db=db_path, fast=10, slow=20)
+
+    def nano(x: float) -> int | None:
+        return None if np.isnan(x) else round(float(x) * 1_000_000_000)
+
+    f, o = result.fills, result.orders
+    fills = [
+        (i, int(t), None, s, float(q), nano(p), nano(c), tag)
+        for i, (t, s, q, p, c, tag) in enumerate(
+            zip(f["ts"], f["symbol"], f["qty"], f["price"], f["commission"], f["tag"], strict=True)
+        )
+    ]
+    orders = sorted(
+        (str(r["id"]), int(r["ts"]), r["symbol"], "BUY" if r["side"] > 0 else "SELL",
+         float(r["qty"]), str(r["type"]).upper(), nano(r["limit"]), nano(r["stop"]),
+         str(r["status"]), float(r["filled_qty"]), nano(r["avg_fill_price"]))
+        for r in o.to_dict("records")
+    )  # fmt: skip
+    with RunsDB(db_path) as db:
+        got_fills = db.conn.execute(
+            "SELECT seq, ts_ns, order_id, symbol, qty, price, commission, tag FROM fills"
+            " WHERE run_id = ? ORDER BY seq",
+            (run_id,),
+        ).fetchall()
+        got_orders = db.conn.execute(
+            "SELECT order_id, ts_ns, symbol, side, qty, order_type, limit_price, stop_price,"
+            " status, filled_qty, avg_price FROM orders WHERE run_id = ? ORDER BY order_id",
+            (run_id,),
+        ).fetchall()
+    assert got_fills == fills and len(fills) > 10
+    assert got_orders == orders

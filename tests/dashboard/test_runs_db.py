@@ -11,9 +11,12 @@ import sys
 import textwrap
 import time
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from ost_lab.dashboard.runs_db import RunsDB, UnknownRun, new_run_id
+from ost_lab.dashboard.runs_db import RunsDB, UnknownRun, new_run_id, to_nano, to_nano_column
 from ost_lab.dashboard.runs_schema import SCHEMA_VERSION
 
 T0 = 1_700_000_000_000_000_000
@@ -270,3 +273,75 @@ def test_kill_9_mid_run_keeps_committed_data_and_marks_crashed(tmp_path):
         assert got["status"] == "crashed"
         n = db.conn.execute("SELECT COUNT(*) FROM equity WHERE run_id = ?", (run,)).fetchone()[0]
         assert n >= 2000 and n % 100 == 0  # whole batches only: each batch is one transaction
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.floats(min_value=-9e9, max_value=9e9, allow_nan=False),
+            st.integers(-(10**9), 10**9).map(lambda k: k / 2e9),  # halves of a nano-unit
+            st.just(math.nan),
+        ),
+        max_size=50,
+    )
+)
+def test_money_columns_round_as_each_value_would(values):
+    stored = to_nano_column(values)
+    assert stored == [None if v is None or math.isnan(v) else to_nano(v) for v in values]
+    assert all(type(x) is int for x in stored if x is not None)
+
+
+def test_money_out_of_int64_range_is_refused():
+    for bad in ([math.inf], [1.0, -math.inf], [9.3e9]):
+        with pytest.raises(ValueError, match="finite and below"):
+            to_nano_column(bad)
+
+
+def test_columns_store_the_same_as_rows(db):
+    """Rows as dicts, tuples, or columns (lists, tuples, numpy arrays) give the same records,
+    also for batches of odd sizes (written a power of two of rows per statement)."""
+    n = 2 * 1024 + 777
+    rng = np.random.default_rng(0)
+    ts = (T0 + np.arange(n) * MIN).astype(np.int64)
+    qty = rng.normal(0, 5, n).round(3)
+    price = 100 + rng.normal(0, 1, n)
+    fills = {
+        "ts_ns": ts,
+        "order_id": [f"O-{i // 2}" for i in range(n)],
+        "symbol": ("XYZ",) * n,  # one value: bound once per statement
+        "qty": qty,
+        "price": price,
+        "commission": np.where(np.arange(n) % 3 == 0, 0.35, 0.0),
+        "tag": ["t"] * n,
+    }  # venue_id left out: null
+    rows = [
+        dict(ts_ns=int(ts[i]), order_id=f"O-{i // 2}", symbol="XYZ", qty=float(qty[i]),
+             price=float(price[i]), commission=0.35 if i % 3 == 0 else 0.0, tag="t")
+        for i in range(n)
+    ]  # fmt: skip
+    equity = [(int(t), 1e6 + i * 0.25) for i, t in enumerate(ts)]
+    a, b, c = _run(db), _run(db), _run(db)
+    db.write_batch(a, {"fills": fills, "equity": {"ts_ns": ts, "equity": 1e6 + np.arange(n) / 4}})
+    db.write_batch(b, {"fills": rows, "equity": equity})
+    tuples = [(*r.values(), None) for r in rows]
+    db.write_batch(c, {"fills": tuples[:1000]})
+    db.write_batch(c, {"fills": tuples[1000:]})
+    raw = "SELECT seq, ts_ns, order_id, symbol, qty, price, commission, tag, venue_id FROM fills"
+    got = [
+        db.conn.execute(f"{raw} WHERE run_id = ? ORDER BY seq", (r,)).fetchall() for r in (a, b, c)
+    ]
+    assert got[0] == got[1] == got[2]
+    assert [r[0] for r in got[0]] == list(range(n))  # seq continues across batches
+    assert got[0][0][1:] == (T0, "O-0", "XYZ", qty[0], to_nano(price[0]), 350_000_000, "t", None)
+    assert db.equity(a).equals(db.equity(b)) and len(db.equity(a)) == n
+
+
+def test_bad_columns_are_refused(db):
+    run = _run(db)
+    with pytest.raises(ValueError, match="unknown columns for equity"):
+        db.write_batch(run, {"equity": {"ts_ns": [1], "value": [2.0]}})
+    with pytest.raises(ValueError, match="differ in length"):
+        db.write_batch(run, {"equity": {"ts_ns": [1, 2], "equity": [2.0]}})
+    assert len(db.equity(run)) == 0
