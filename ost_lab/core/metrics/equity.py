@@ -128,24 +128,22 @@ def max_drawdown(equity: pd.Series) -> float:
 
 def max_drawdown_duration(equity: pd.Series) -> int:
     """Longest time under water in ns: from a peak to the first time equity is back at or
-    above it (or to the last timestamp if it never recovers). 0 if never under water."""
+    above it (or to the last timestamp if it never recovers). 0 if never under water.
+    (A value at or above every earlier one is a peak; NaN values are under water.)"""
     e = equity.to_numpy(float)
-    ts = index_ns(equity.index)
-    best = 0
-    peak = -math.inf
-    peak_ts = 0
-    under = False
-    for i in range(e.size):
-        if e[i] >= peak:
-            if under:
-                best = max(best, int(ts[i] - peak_ts))
-                under = False
-            peak = e[i]
-            peak_ts = int(ts[i])
-        else:
-            under = True
-    if under:
-        best = max(best, int(ts[-1] - peak_ts))
+    if e.size == 0:
+        return 0
+    ts = index_ns(equity.index).astype(np.int64)
+    with np.errstate(invalid="ignore"):
+        peak = e >= np.fmax.accumulate(e)  # at or above every earlier value
+    # time of the latest peak at or before each point (0 before the first, as a start)
+    at = np.maximum.accumulate(np.where(peak, np.arange(e.size), -1))
+    peak_ts = np.where(at >= 0, ts[np.maximum(at, 0)], 0)
+    ends = np.flatnonzero(peak[1:] & ~peak[:-1]) + 1  # back at a peak after time under water
+    spans = ts[ends] - peak_ts[ends - 1]
+    best = int(spans.max()) if spans.size else 0
+    if not peak[-1]:  # still under water at the end
+        best = max(best, int(ts[-1] - peak_ts[-1]))
     return best
 
 

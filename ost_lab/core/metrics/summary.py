@@ -37,15 +37,10 @@ def exposure(equity: pd.Series, fills: pd.DataFrame | None) -> float:
         return 0.0
     pos = positions_over_time(fills)
     in_mkt = (pos.abs() > 1e-9).any(axis=1).to_numpy()
-    change = pos.index.to_numpy(np.int64)
-    total = 0
-    for i in range(change.size):
-        if not in_mkt[i]:
-            continue
-        a = max(int(change[i]), t0)
-        b = min(int(change[i + 1]) if i + 1 < change.size else t1, t1)
-        if b > a:
-            total += b - a
+    change = pos.index.to_numpy(np.int64)  # each position holds until the next change
+    start = np.maximum(change, t0)
+    end = np.minimum(np.append(change[1:], t1), t1)
+    total = int(np.maximum(end - start, 0)[in_mkt].sum())
     return total / (t1 - t0)
 
 
