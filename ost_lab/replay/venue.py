@@ -162,18 +162,16 @@ def match_orders(
     if cfg[VOL_FRAC] > 0.0:
         pool = _fill_quantity(1e300, vol, cfg[VOL_FRAC], cfg[LOT])
     changed = False  # anything filled or finished: compact (and recount PENDING)
-    if nw == 1 or quotes:
+    # RANK: when the bar reaches the order (inf: never), -1: not active or already matched
+    in_order = True  # the orders the bar reaches are already in the order it reaches them
+    if nw == 1 or quotes:  # nothing to order (quote ticks: one price per side)
         for k in range(nw):
-            if ords[k, ACTIVE] <= i:
-                pool, done = _match_one(i, k, vol, pool, o, h, lo, c, bid, ask, ords, olog,
-                                        fills, acct, cfg)  # fmt: skip
-                changed = changed or done
+            ords[k, RANK] = 0.0 if ords[k, ACTIVE] <= i else -1.0
     else:
         op, hi, lw, cl = o[i], h[i], lo[i], c[i]
         path = int(cfg[INTRABAR])
-        in_order = True  # the orders the bar reaches are already in the order it reaches them
         last = 0.0
-        for k in range(nw):  # RANK: when the bar reaches the order, inf never; -1 not active
+        for k in range(nw):
             r = -1.0
             if ords[k, ACTIVE] <= i:
                 r = _fill_rank(
@@ -184,23 +182,25 @@ def match_orders(
                     in_order = in_order and r >= last
                     last = r
             ords[k, RANK] = r
-        while not in_order:  # match the reached orders by rank (ties: submission order)
-            best = -1
-            for k in range(nw):
-                r = ords[k, RANK]
-                if 0.0 <= r < math.inf and (best < 0 or r < ords[best, RANK]):
-                    best = k
-            if best < 0:
+    nxt = 0  # next order in submission order
+    while True:  # out of order: the reached orders by rank first; then the rest as submitted
+        k = -1
+        if not in_order:
+            for j in range(nw):
+                r = ords[j, RANK]
+                if 0.0 <= r < math.inf and (k < 0 or r < ords[k, RANK]):
+                    k = j
+            in_order = k < 0
+        if k < 0:
+            while nxt < nw and not ords[nxt, RANK] >= 0.0:
+                nxt += 1
+            if nxt >= nw:
                 break
-            ords[best, RANK] = -1.0
-            pool, done = _match_one(i, best, vol, pool, o, h, lo, c, bid, ask, ords, olog,
-                                    fills, acct, cfg)  # fmt: skip
-            changed = changed or done
-        for k in range(nw):  # the rest (all, when in order) in submission order
-            if ords[k, RANK] >= 0.0:
-                pool, done = _match_one(i, k, vol, pool, o, h, lo, c, bid, ask, ords, olog,
-                                        fills, acct, cfg)  # fmt: skip
-                changed = changed or done
+            k = nxt
+        ords[k, RANK] = -1.0
+        pool, done = _match_one(i, k, vol, pool, o, h, lo, c, bid, ask, ords, olog, fills, acct,
+                                cfg)  # fmt: skip
+        changed = changed or done
     if changed:
         compact(ords, acct)
 
