@@ -35,15 +35,19 @@ def _walk(n: int, seed: int = 5) -> pd.DataFrame:
     )
 
 
+def _record_sma(api, db_path):
+    """Record the SMA crossover on 3,000 bars, as a kernel or as a Strategy class."""
+    if api == "kernel":
+        bt = Backtest(_walk(3000), sma_cross, state=sma_cross_state, commission=0.001)
+        return record_backtest(bt, name="kernel sma", db=db_path, params=KERNEL_PARAMS)
+    bt = Backtest(_walk(3000), SmaCross, commission=0.001)
+    return record_backtest(bt, name="class sma", db=db_path, fast=10, slow=20)
+
+
 @pytest.mark.parametrize("api", ["strategy class", "kernel"])
 def test_recorded_replay_matches_its_result(tmp_path, api):
     db_path = tmp_path / "runs.sqlite"
-    if api == "kernel":
-        bt = Backtest(_walk(3000), sma_cross, state=sma_cross_state, commission=0.001)
-        run_id, result = record_backtest(bt, name="kernel sma", db=db_path, params=KERNEL_PARAMS)
-    else:
-        bt = Backtest(_walk(3000), SmaCross, commission=0.001)
-        run_id, result = record_backtest(bt, name="class sma", db=db_path, fast=10, slow=20)
+    run_id, result = _record_sma(api, db_path)
     with RunsDB(db_path) as db:
         run = db.get_run(run_id)
         assert run["status"] == "completed" and run["progress"] == 1.0
@@ -127,12 +131,7 @@ def test_a_failing_replay_is_recorded_as_failed(tmp_path):
 @pytest.mark.parametrize("api", ["strategy class", "kernel"])
 def test_a_recorded_replay_stores_its_orders_and_fills_exactly(tmp_path, api):
     db_path = tmp_path / "runs.sqlite"
-    if api == "kernel":
-        bt = Backtest(_walk(3000), sma_cross, state=sma_cross_state, commission=0.001)
-        run_id, result = record_backtest(bt, name="k", db=db_path, params=KERNEL_PARAMS)
-    else:
-        bt = Backtest(_walk(3000), SmaCross, commission=0.001)
-        run_id, result = record_backtest(bt, name="c", db=db_path, fast=10, slow=20)
+    run_id, result = _record_sma(api, db_path)
 
     def nano(x: float) -> int | None:
         return None if np.isnan(x) else round(float(x) * 1_000_000_000)
