@@ -39,7 +39,7 @@ ROUND_TRIP_COLUMNS = [
 _EPS = 1e-9  # relative tolerance for float residue in quantities
 
 
-@dataclass
+@dataclass(slots=True)
 class _Open:
     """A round trip in progress."""
 
