@@ -11,6 +11,7 @@ from replay_helpers import bars, script, spec
 from ost_lab.core import FILLS_COLUMNS, RunControl, Strategy
 from ost_lab.core.events import Bar
 from ost_lab.replay import Backtest, BacktestResult
+from ost_lab.replay.broker import submit_fraction
 from ost_lab.replay.examples import SmaCross, sma_cross, sma_cross_state
 from ost_lab.replay.result import ORDERS_COLUMNS
 from ost_lab.secmaster.reader import Bars, MultiBars
@@ -168,3 +169,13 @@ def test_fixed_units_sma_cross_both_apis(short: bool) -> None:
     slip = np.sign(ker.fills["qty"]) * 1e-4 + 1.0
     opens = df["open"].reindex(pd.DatetimeIndex(ker.fills["ts"], tz="UTC")).to_numpy()
     np.testing.assert_array_equal(ker.fills["price"].to_numpy(), opens * slip)
+
+
+def test_fraction_order_with_a_side_other_than_plus_or_minus_one_is_refused() -> None:
+    class Sideways(Strategy):
+        def on_bar(self, bar: Bar) -> None:
+            submit_fraction(self, 0, 0.5)
+
+    df = bars([(100, 101, 99, 100, 1e6), (100, 101, 99, 100, 1e6)])
+    with pytest.raises(ValueError, match=r"side must be \+1 \(buy\) or -1 \(sell\), got 0"):
+        Backtest(df, Sideways).run()
