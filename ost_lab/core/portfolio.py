@@ -13,6 +13,7 @@ daily variation-margin settlement); see docs/core.md. Multi-currency is a later 
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -125,8 +126,9 @@ class Portfolio:
         self.books: dict[str, Book] = {}
         self.marks: dict[str, float] = {}
         self._fills: list[FillEvent] = []
-        self._eq_ts: list[int] = []
-        self._eq_val: list[float] = []
+        # typed arrays, not lists: bulk appends copy memory, no Python object per point
+        self._eq_ts = array("q")
+        self._eq_val = array("d")
         #: Increases whenever a position query may answer differently (fills; the engine also
         #: bumps it when a strategy starts trading in a new book), so answers can be cached.
         self.version = 0
@@ -183,12 +185,13 @@ class Portfolio:
             return
         keep = np.ones(ts.shape[0], dtype=bool)
         keep[:-1] = ts[1:] != ts[:-1]
-        t, v = ts[keep].tolist(), equity[keep].tolist()
+        t = np.ascontiguousarray(ts[keep], dtype=np.int64)
+        v = np.ascontiguousarray(equity[keep], dtype=np.float64)
         if self._eq_ts and self._eq_ts[-1] == t[0]:
-            self._eq_val[-1] = v[0]
+            self._eq_val[-1] = float(v[0])
             t, v = t[1:], v[1:]
-        self._eq_ts.extend(t)
-        self._eq_val.extend(v)
+        self._eq_ts.frombytes(t.data.cast("B"))
+        self._eq_val.frombytes(v.data.cast("B"))
 
     # ----------------------------------------------------------------- queries
     @property
@@ -287,8 +290,9 @@ class Portfolio:
             columns=list(FILLS_COLUMNS),
         )
 
-    def equity_history(self) -> tuple[list[int], list[float]]:
-        """The equity curve as it grows: timestamps and values, the live append-only lists.
+    def equity_history(self) -> tuple[array[int], array[float]]:
+        """The equity curve as it grows: timestamps and values, the live append-only arrays
+        (``array.array``: index, slice and ``len`` as lists).
 
         For readers that follow a run while it runs (the recorder); treat them as read-only.
         """
@@ -296,6 +300,7 @@ class Portfolio:
 
     def equity_curve(self) -> pd.Series:
         """Equity after each recorded ts, indexed by a UTC DatetimeIndex named ``ts``."""
-        ts = np.array(self._eq_ts, dtype=np.int64)
+        ts = np.frombuffer(self._eq_ts, dtype=np.int64).copy()  # copies: the arrays still grow
+        values = np.frombuffer(self._eq_val, dtype=np.float64).copy()
         idx = pd.DatetimeIndex(ts.view("M8[ns]"), name="ts").tz_localize("UTC")
-        return pd.Series(np.array(self._eq_val, dtype=np.float64), index=idx, name="equity")
+        return pd.Series(values, index=idx, name="equity")

@@ -452,7 +452,9 @@ class EngineRecorder(RunRecorder):
                 )
         return rows
 
-    def _equity_rows(self, ts: list[int], values: list[float], final: bool) -> dict[str, list[Any]]:
+    def _equity_rows(
+        self, ts: Sequence[int], values: Sequence[float], final: bool
+    ) -> dict[str, list[Any]]:
         """New equity points, as columns: every point up to the bound, then every k-th; by time
         when live. The last point is always written when the run finishes.
         """
@@ -463,7 +465,7 @@ class EngineRecorder(RunRecorder):
         if stride:
             first = -(-start // stride) * stride  # the first multiple of stride at or after start
             picked: range | list[int] = range(first, end, stride)
-            out_ts, out_eq = ts[first:end:stride], values[first:end:stride]
+            out_ts, out_eq = list(ts[first:end:stride]), list(values[first:end:stride])
         else:
             picked = []
             for i in range(start, end):

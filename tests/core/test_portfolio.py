@@ -121,3 +121,40 @@ def test_accounting_identities_after_every_event(
             assert pf.position(s) == pytest.approx(
                 sum(v for (_, s2), v in book_qty.items() if s2 == s)
             )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.tuples(st.integers(0, 3), st.floats(-1e6, 1e6, allow_nan=False)),
+            min_size=0,
+            max_size=6,
+        ),
+        max_size=6,
+    )
+)
+def test_bulk_equity_points_follow_the_one_point_per_ts_rule(
+    batches: list[list[tuple[int, float]]],
+) -> None:
+    """``record_many`` keeps what point by point recording would: one point per ts, the last
+    value of a ts wins, also across batches; the curve is a copy that later points leave alone."""
+    import numpy as np
+
+    bulk, ref = Portfolio(0.0), {}
+    ts0 = 0
+    for batch in batches:
+        # steps of 0 repeat a ts, within a batch and with the previous batch's last point
+        ts = ts0 + np.array([d for d, _ in batch], dtype=np.int64).cumsum()
+        eq = np.array([v for _, v in batch], dtype=np.float64)
+        bulk.record_many(ts, eq)
+        for t, v in zip(ts.tolist(), eq.tolist(), strict=True):
+            ref[t] = v
+        ts0 = int(ts[-1]) if ts.size else ts0
+    curve = bulk.equity_curve()
+    assert curve.index.asi8.tolist() == sorted(ref)
+    assert curve.tolist() == [ref[t] for t in sorted(ref)]
+    bulk.record_many(np.array([ts0 + 10], dtype=np.int64), np.array([1.5]))
+    assert len(curve) == len(ref)  # the earlier curve did not change
+    ts_hist, values = bulk.equity_history()
+    assert list(ts_hist)[-1] == ts0 + 10 and values[-1] == 1.5
