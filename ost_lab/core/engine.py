@@ -16,6 +16,7 @@ is visible before bar t closes. Only the feed and the broker differ between mode
 
 from __future__ import annotations
 
+import copy
 import gc
 import math
 import time
@@ -158,6 +159,7 @@ class Engine:
     def run(self) -> RunResult:
         """Run to the end of the feed (or until stopped/cancelled) and return the results."""
         for s in self.strategies:
+            s._indicators.clear()  # registrations last one run (on_start makes them)
             s.on_start()
         self._drain()
         feed = self.feed
@@ -231,6 +233,9 @@ class Engine:
                     continue
                 hist = s.data[event.symbol]
                 hist.append(event)
+                if s._indicators:
+                    for ind, fields in _indicators_of(s, event.symbol):
+                        ind.update(*[getattr(event, f) for f in fields])
                 if len(hist) >= s.warmup and not paused:
                     s.on_bar(event)
                     self._drain()
@@ -269,17 +274,28 @@ class Engine:
         queue: list[Any] = self._queue if self._queue is not None else [None]
         local = self._local
         per_bar = risk.watches_equity
-        subs: dict[str, list[tuple[Callable[[Bar], None], History, int]]] = {
-            sym: [] for sym in feed.symbols
-        }
+        subs: dict[str, list[_Sub]] = {sym: [] for sym in feed.symbols}
+        catch_up: list[tuple[Any, History, Any]] = []  # (indicator, history, input column)
         for s in self.strategies:
+            bound = []
             for j in feed.first_seen():  # histories appear in the order bars arrive
                 sym, c = feed.symbols[j], feed.columns[j]
                 if s.symbols and sym not in s.symbols:
                     continue
                 h = s.data[sym]
                 h.bind(c.ts_close, c.open, c.high, c.low, c.close, c.volume)
-                subs[sym].append((s.on_bar, h, s.warmup))
+                bound.append((sym, c, h))
+            for sym, c, h in bound:  # once bound, the default symbol is known
+                whole: list[tuple[Any, Any]] = []  # values for the run at once
+                each: list[tuple[Any, tuple[str, ...]]] = []  # update bar by bar
+                for ind, fields in _indicators_of(s, sym):
+                    if len(fields) == 1 and callable(getattr(ind, "replay", None)):
+                        col = getattr(c, fields[0])
+                        whole.append((ind, memoryview(copy.deepcopy(ind).replay(col))))
+                        catch_up.append((ind, h, col))
+                    else:
+                        each.append((ind, fields))
+                subs[sym].append((s.on_bar, h, s.warmup - 1, whole, each))
         self._bulk = _BulkEquity(feed, pf) if not per_bar else None
         total = len(feed)
         step = self.progress_every if self.progress is not None else 65_536
@@ -311,10 +327,17 @@ class Engine:
                     if per_bar:
                         risk.on_equity(ts, pf.equity())
                     paused = wd is not None and wd.paused
-                    for on_bar, h, warmup in subs[sym]:
-                        h._n += 1
+                    for on_bar, h, last_warmup, whole, each in subs[sym]:
+                        k = h._n
+                        h._n = k + 1
                         h.last_price = close
-                        if h._n >= warmup and not paused:
+                        if whole:
+                            for ind, values in whole:
+                                ind.value = values[k]
+                        if each:
+                            for ind, fields in each:
+                                ind.update(*[getattr(bar, f) for f in fields])
+                        if k >= last_warmup and not paused:
                             on_bar(bar)
                             if local or queue:
                                 self._drain()
@@ -332,6 +355,8 @@ class Engine:
             self._cursor = n
         finally:  # also on an exception: equity of the events that completed
             gc.set_threshold(*gc_threshold)
+            for ind, h, col in catch_up:  # the state ``update`` would have left
+                ind.replay(col[: h._n])
             if self._bulk is not None:
                 self._bulk.flush(self._cursor)
                 self._bulk = None
@@ -635,6 +660,22 @@ class _OpenOrders:
 
     def __iter__(self) -> Iterator[Order]:
         return iter(self._engine._open_orders())
+
+
+#: One strategy's view of one symbol in an array replay: ``(on_bar, history, bars before the
+#: first on_bar minus one, indicators with their values for the run, indicators fed per bar)``.
+_Sub = tuple[
+    Callable[[Bar], None], History, int, list[tuple[Any, Any]], list[tuple[Any, tuple[str, ...]]]
+]
+
+
+def _indicators_of(strategy: Strategy, symbol: str) -> list[tuple[Any, tuple[str, ...]]]:
+    """The indicators ``strategy`` registered for ``symbol`` (None: its default symbol)."""
+    return [
+        (ind, fields)
+        for ind, sym, fields in strategy._indicators
+        if (sym if sym is not None else strategy.default_symbol) == symbol
+    ]
 
 
 def _overrides(strategy: Strategy, hook: str) -> bool:

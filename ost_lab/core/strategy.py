@@ -33,7 +33,12 @@ from ost_lab.core.types import OrderType, Side, TimeInForce, TrailingOffsetType
 if TYPE_CHECKING:
     from ost_lab.core.portfolio import Portfolio
 
-__all__ = ["DataView", "History", "Param", "Strategy", "StrategyContext"]
+__all__ = ["BAR_INPUTS", "DataView", "History", "Param", "Strategy", "StrategyContext"]
+
+#: Bar fields an indicator registered with :meth:`Strategy.indicator` may take as inputs.
+BAR_INPUTS = ("open", "high", "low", "close", "volume")
+
+IndicatorT = TypeVar("IndicatorT")
 
 T = TypeVar("T")
 
@@ -275,6 +280,8 @@ class Strategy:
         self.data = DataView()
         self._ctx: StrategyContext | None = None
         self._pos_cache: tuple[object, int, Sequence[str], float] = (None, -1, (), 0.0)
+        #: ``(indicator, symbol or None, input fields)`` registered for the current run
+        self._indicators: list[tuple[Any, str | None, tuple[str, ...]]] = []
 
     # ------------------------------------------------------------ params
     @classmethod
@@ -414,6 +421,33 @@ class Strategy:
             ts_init=ctx.now,
         )
         return ctx.submit_order(self, o) if submit else o
+
+    # ------------------------------------------------------------ indicators
+    def indicator(
+        self,
+        indicator: IndicatorT,
+        symbol: str | None = None,
+        inputs: Sequence[str] | None = None,
+    ) -> IndicatorT:
+        """Have the engine feed ``indicator`` each bar of ``symbol`` (default: the default
+        symbol) before ``on_bar``, warm-up bars included; returns it, to read ``.value``.
+
+        Call it from ``on_start``: registrations last one run. ``inputs`` are the bar fields
+        ``indicator.update`` takes, in order (default: its ``inputs`` attribute, else close).
+        In an array replay an indicator with a ``replay`` method (``SMA``, ``EMA``) gets its
+        values for the whole run at once, bit-identical to ``update`` bar by bar; during the
+        run only ``value`` (and ``ready``) follow the bars, and the rest of its state catches
+        up when the run ends.
+        """
+        fields = tuple(inputs) if inputs is not None else getattr(indicator, "inputs", ("close",))
+        if not fields or any(f not in BAR_INPUTS for f in fields):
+            raise ValueError(f"indicator inputs must be bar fields {BAR_INPUTS}, got {fields}")
+        if not callable(getattr(indicator, "update", None)):
+            raise TypeError(f"{type(indicator).__name__} has no update method")
+        if any(reg[0] is indicator for reg in self._indicators):
+            raise ValueError(f"{type(indicator).__name__} is already registered")
+        self._indicators.append((indicator, symbol, fields))
+        return indicator
 
     def buy(self, qty: float, symbol: str | None = None, **kw: Any) -> Order:
         """Buy ``qty`` (see :meth:`order` for keywords)."""

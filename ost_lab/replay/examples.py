@@ -89,13 +89,14 @@ class SmaCross(Strategy):
     units = Param(0.0, min=0.0, doc="fixed quantity per entry (0: size by fraction)")
 
     def on_start(self) -> None:
-        """Fresh indicators for the run."""
-        self._f, self._s = SMA(self.fast), SMA(self.slow)
+        """Fresh indicators for the run, fed each bar's close by the engine."""
+        self._f = self.indicator(SMA(self.fast))
+        self._s = self.indicator(SMA(self.slow))
         self._pf = self._ps = NAN
 
     def on_bar(self, bar: Bar) -> None:
         """Trade the crossovers."""
-        f, s = self._f.update(bar.close), self._s.update(bar.close)
+        f, s = self._f.value, self._s.value
         pf, ps = self._pf, self._ps
         self._pf, self._ps = f, s
         if pf < ps and f > s:

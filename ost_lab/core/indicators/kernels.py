@@ -60,13 +60,18 @@ def sma_update(state: np.ndarray, x: float) -> float:
 
 
 @njit(cache=True)
-def sma(values: np.ndarray, n: int) -> np.ndarray:
-    """Vectorised SMA."""
-    st = sma_init(n)
+def sma_run(state: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``sma_update`` for each value in turn: the outputs (``state`` ends after the last)."""
     out = np.empty(values.shape[0])
     for i in range(values.shape[0]):
-        out[i] = sma_update(st, values[i])
+        out[i] = sma_update(state, values[i])
     return out
+
+
+@njit(cache=True)
+def sma(values: np.ndarray, n: int) -> np.ndarray:
+    """Vectorised SMA."""
+    return sma_run(sma_init(n), values)
 
 
 # ----------------------------------------------------------------------------- EMA
@@ -101,13 +106,18 @@ def ema_update(state: np.ndarray, x: float) -> float:
 
 
 @njit(cache=True)
-def ema(values: np.ndarray, n: int) -> np.ndarray:
-    """Vectorised EMA (pandas ``ewm(span=n, adjust=False, min_periods=n)``)."""
-    st = ema_init(n)
+def ema_run(state: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``ema_update`` for each value in turn: the outputs (``state`` ends after the last)."""
     out = np.empty(values.shape[0])
     for i in range(values.shape[0]):
-        out[i] = ema_update(st, values[i])
+        out[i] = ema_update(state, values[i])
     return out
+
+
+@njit(cache=True)
+def ema(values: np.ndarray, n: int) -> np.ndarray:
+    """Vectorised EMA (pandas ``ewm(span=n, adjust=False, min_periods=n)``)."""
+    return ema_run(ema_init(n), values)
 
 
 # ----------------------------------------------------------------------------- WMA

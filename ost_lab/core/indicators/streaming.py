@@ -5,6 +5,11 @@ Each class mirrors the numba kernel of the same name in
 bit-identical. Updates use plain Python floats and lists (no numpy scalars) so one
 ``update`` costs about a microsecond. ``update`` returns the new value (NaN during
 warm-up); ``value`` holds the last one and ``ready`` tells whether warm-up is over.
+
+``inputs`` names the bar fields ``update`` takes, in order: what the engine feeds an indicator a
+strategy registers (``Strategy.indicator``). Indicators with a ``replay`` method (one column in,
+the outputs of ``update`` for each value at numba speed, the state advanced as ``update`` would)
+are computed for a whole array replay at once; the others are updated bar by bar.
 """
 
 from __future__ import annotations
@@ -12,7 +17,13 @@ from __future__ import annotations
 import math
 from collections import deque
 
+import numpy as np
+import numpy.typing as npt
+
+from ost_lab.core.indicators.kernels import ema_run, sma_run
+
 NAN = math.nan
+F64 = npt.NDArray[np.float64]
 
 
 def _check(n: int) -> int:
@@ -25,6 +36,7 @@ class SMA:
     """Simple moving average of the last ``n`` values (running sum over a ring buffer)."""
 
     __slots__ = ("_buf", "_count", "_pos", "_sum", "n", "value")
+    inputs = ("close",)
 
     def __init__(self, n: int) -> None:
         self.n = _check(n)
@@ -36,7 +48,19 @@ class SMA:
 
     @property
     def ready(self) -> bool:
-        return self._count >= self.n
+        """``n`` values seen: the value is defined (read from it, so a value the engine sets
+        during an array replay answers too)."""
+        return self.value == self.value
+
+    def replay(self, values: F64) -> F64:
+        """``update`` for each value in turn, at numba speed (see the module docstring)."""
+        st = np.array([self.n, self._count, self._pos, self._sum, *self._buf], dtype=np.float64)
+        out = sma_run(st, np.ascontiguousarray(values, dtype=np.float64))
+        self._count, self._pos, self._sum = int(st[1]), int(st[2]), float(st[3])
+        self._buf = st[4:].tolist()
+        if out.shape[0]:
+            self.value = float(out[-1])
+        return out
 
     def update(self, x: float) -> float:
         n = self.n
@@ -63,6 +87,7 @@ class EMA:
     """EMA with ``alpha = 2/(n+1)`` seeded with the first value; NaN for the first n-1."""
 
     __slots__ = ("_a", "_count", "_y", "n", "value")
+    inputs = ("close",)
 
     def __init__(self, n: int) -> None:
         self.n = _check(n)
@@ -73,7 +98,17 @@ class EMA:
 
     @property
     def ready(self) -> bool:
-        return self._count >= self.n
+        """``n`` values seen: the value is defined (as :attr:`SMA.ready`)."""
+        return self.value == self.value
+
+    def replay(self, values: F64) -> F64:
+        """``update`` for each value in turn, at numba speed (see the module docstring)."""
+        st = np.array([self.n, self._a, self._count, self._y], dtype=np.float64)
+        out = ema_run(st, np.ascontiguousarray(values, dtype=np.float64))
+        self._count, self._y = int(st[2]), float(st[3])
+        if out.shape[0]:
+            self.value = float(out[-1])
+        return out
 
     def update(self, x: float) -> float:
         a = self._a
@@ -129,6 +164,7 @@ class ATR:
     """Wilder ATR: TR (first bar high-low), seeded by the mean of the first n TRs."""
 
     __slots__ = ("_atr", "_count", "_pc", "_trsum", "n", "value")
+    inputs = ("high", "low", "close")
 
     def __init__(self, n: int) -> None:
         self.n = _check(n)
@@ -422,6 +458,7 @@ class VWAP:
     """Cumulative VWAP ``sum(p*v)/sum(v)`` since the last :meth:`reset`; NaN while no volume."""
 
     __slots__ = ("_pv", "_v", "value")
+    inputs = ("close", "volume")
 
     def __init__(self) -> None:
         self._pv = 0.0
