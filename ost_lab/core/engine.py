@@ -36,7 +36,21 @@ from ost_lab.core.portfolio import Portfolio
 from ost_lab.core.risk import ALL, RiskEngine, RiskRejection, StaleFeedWatchdog
 from ost_lab.core.sim_broker import Commission, FillTiming, SimulatedBroker
 from ost_lab.core.strategy import History, Strategy
-from ost_lab.core.types import AccountType, Instrument, OrderStatus, OrderType, Side, TimeInForce
+from ost_lab.core.types import (
+    AccountType,
+    Instrument,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+    members_of,
+)
+
+# enum members read on hot paths (see members_of)
+_ST = members_of(OrderStatus)
+_OT = members_of(OrderType)
+_SIDE = members_of(Side)
+_TIF = members_of(TimeInForce)
 
 __all__ = ["Engine", "Mode", "RunControl", "RunResult", "next_utc_midnight"]
 
@@ -379,11 +393,11 @@ class Engine:
             tags.append(order.tag)
             self.portfolio.version += 1  # the strategy's position now sums one more book
         self._register(order)
-        if order.tif is TimeInForce.DAY and order.expire_ts < 0:
+        if order.tif is _TIF.DAY and order.expire_ts < 0:
             order.expire_ts = self.session_end(self.now)
         if order.parent_id:
             parent = self.orders.get(order.parent_id)
-            if parent is None or parent.status is not OrderStatus.FILLED:
+            if parent is None or parent.status is not _ST.FILLED:
                 self._held.setdefault(order.parent_id, _Held()).children.append(order)
                 return order
         self._send(order)
@@ -391,7 +405,7 @@ class Engine:
 
     def cancel_order(self, strategy: Strategy, order: Order) -> None:
         """Cancel a working order, or a held bracket child."""
-        if order.status is OrderStatus.INITIALIZED:
+        if order.status is _ST.INITIALIZED:
             self._local.append(order.cancel(max(self.now, order.ts_last), "canceled before send"))
             self._unhold(order)
         elif order.is_open:
@@ -406,7 +420,7 @@ class Engine:
         stop_price: float | None,
     ) -> None:
         """Modify a working order; the new quantity passes the risk engine's size rules."""
-        if order.status is OrderStatus.INITIALIZED:
+        if order.status is _ST.INITIALIZED:
             order.qty = order.qty if qty is None else float(qty)
             order.limit_price = order.limit_price if limit_price is None else float(limit_price)
             order.stop_price = order.stop_price if stop_price is None else float(stop_price)
@@ -455,7 +469,7 @@ class Engine:
         for o in list(self.orders.values()):
             if sid != ALL and o.strategy_id != sid:
                 continue
-            if o.status is OrderStatus.INITIALIZED:
+            if o.status is _ST.INITIALIZED:
                 self._local.append(o.cancel(max(self.now, o.ts_last), reason))
             elif o.is_open:
                 self.broker.cancel(o, self.now)
@@ -474,9 +488,9 @@ class Engine:
                 flat = Order(
                     id=self.new_order_id(),
                     symbol=sym,
-                    side=Side.SELL if pos.qty > 0 else Side.BUY,
+                    side=_SIDE.SELL if pos.qty > 0 else _SIDE.BUY,
                     qty=abs(pos.qty),
-                    type=OrderType.MARKET,
+                    type=_OT.MARKET,
                     tag=tag,
                     strategy_id=name,
                     reduce_only=True,
@@ -498,7 +512,7 @@ class Engine:
         done = [oid for oid, o in live.items() if o.status in _TERMINAL]
         for oid in done:
             del live[oid]
-        return [o for o in live.values() if o.status is not OrderStatus.INITIALIZED]
+        return [o for o in live.values() if o.status is not _ST.INITIALIZED]
 
     def _send(self, order: Order) -> None:
         if order.ts_init < self.now:
@@ -547,13 +561,13 @@ class Engine:
         order = self.orders.get(fill.order_id)
         if order is None:
             return
-        if order.child_ids and order.status is OrderStatus.FILLED:
+        if order.child_ids and order.status is _ST.FILLED:
             self._release_children(order)
         for oid in order.oco_ids:
             other = self.orders.get(oid)
             if other is None or other.is_terminal:
                 continue
-            if other.status is OrderStatus.INITIALIZED:
+            if other.status is _ST.INITIALIZED:
                 self._local.append(
                     other.cancel(max(self.now, other.ts_last), f"OCO with {order.id}")
                 )
@@ -691,7 +705,7 @@ def _overrides(strategy: Strategy, hook: str) -> bool:
 _GC_YOUNG = 50_000
 
 _TERMINAL = frozenset(s for s in OrderStatus if s.is_terminal)
-_ENDED_UNFILLED = frozenset({OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED})
+_ENDED_UNFILLED = frozenset({_ST.CANCELED, _ST.EXPIRED, _ST.REJECTED})
 
 
 def _maybe_len(obj: object) -> int | None:

@@ -12,7 +12,18 @@ from dataclasses import dataclass, field
 
 from ost_lab.core.events import OrderEvent, new_order_event
 from ost_lab.core.types import TERMINAL_STATUSES as _TERMINAL
-from ost_lab.core.types import OrderStatus, OrderType, Side, TimeInForce, TrailingOffsetType
+from ost_lab.core.types import (
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+    TrailingOffsetType,
+    members_of,
+)
+
+# enum members read on hot paths (see members_of)
+_OT = members_of(OrderType)
+_TIF = members_of(TimeInForce)
 
 __all__ = [
     "TRANSITIONS",
@@ -24,7 +35,7 @@ __all__ = [
     "link_oco",
 ]
 
-S = OrderStatus
+S = members_of(OrderStatus)  # hot paths: see members_of
 
 #: Allowed ``status -> {next statuses}``. Terminal states have no outgoing edges.
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
@@ -85,13 +96,13 @@ class OrderIdGenerator:
 
 
 _EPS = 1e-9
-_NEEDS_LIMIT = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT, OrderType.LIMIT_IF_TOUCHED})
+_NEEDS_LIMIT = frozenset({_OT.LIMIT, _OT.STOP_LIMIT, _OT.LIMIT_IF_TOUCHED})
 _NEEDS_STOP = frozenset(
     {
-        OrderType.STOP,
-        OrderType.STOP_LIMIT,
-        OrderType.MARKET_IF_TOUCHED,
-        OrderType.LIMIT_IF_TOUCHED,
+        _OT.STOP,
+        _OT.STOP_LIMIT,
+        _OT.MARKET_IF_TOUCHED,
+        _OT.LIMIT_IF_TOUCHED,
     }
 )
 _PENDING = frozenset({S.PENDING_CANCEL, S.PENDING_MODIFY})
@@ -142,16 +153,16 @@ class Order:
             self.tif = TimeInForce(self.tif)
         if not (self.qty > 0 and math.isfinite(self.qty)):
             raise ValueError(f"order qty must be positive and finite, got {self.qty!r}")
-        if self.type is not OrderType.MARKET:
+        if self.type is not _OT.MARKET:
             if self.type in _NEEDS_LIMIT and not math.isfinite(self.limit_price):
                 raise ValueError(f"{self.type.name} order needs a limit_price")
             if self.type in _NEEDS_STOP and not math.isfinite(self.stop_price):
                 raise ValueError(f"{self.type.name} order needs a stop_price (trigger)")
-            if self.type is OrderType.TRAILING_STOP and not (
+            if self.type is _OT.TRAILING_STOP and not (
                 math.isfinite(self.trailing_offset) and self.trailing_offset > 0
             ):
                 raise ValueError("TRAILING_STOP order needs a positive trailing_offset")
-        if self.tif is TimeInForce.GTD and self.expire_ts < 0:
+        if self.tif is _TIF.GTD and self.expire_ts < 0:
             raise ValueError("GTD order needs expire_ts")
         self.ts_last = self.ts_init
 

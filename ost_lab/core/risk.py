@@ -31,7 +31,11 @@ from zoneinfo import ZoneInfo
 
 from ost_lab.core.orders import Order
 from ost_lab.core.portfolio import Portfolio
-from ost_lab.core.types import AccountType, OrderType
+from ost_lab.core.types import AccountType, OrderType, members_of
+
+# enum members read on hot paths (see members_of)
+_ACCT = members_of(AccountType)
+_OT = members_of(OrderType)
 
 __all__ = [
     "ALL",
@@ -171,7 +175,7 @@ class RiskEngine:
             return RiskRejection("daily_loss", f"trading halted for the day: {self.halt_reason}")
         if lim is not self._rules_of:
             self._rules_of, self._order_rules = lim, _has_order_rules(lim)
-        if not self._order_rules and portfolio.account.type is not AccountType.CASH:
+        if not self._order_rules and portfolio.account.type is not _ACCT.CASH:
             return None  # every rule below is off: they could not reject
         if lim.trading_hours is not None and not lim.trading_hours(ts):
             return RiskRejection("trading_hours", f"ts {ts} is outside trading hours")
@@ -190,7 +194,7 @@ class RiskEngine:
         pos = portfolio.position(order.symbol)
         sq = order.signed_qty
         plimit = lim.position_limit(order.symbol)
-        cash_account = portfolio.account.type is AccountType.CASH
+        cash_account = portfolio.account.type is _ACCT.CASH
         pending = after = 0.0
         if plimit < math.inf or cash_account:  # else no rule below reads them
             pending = sum(
@@ -272,7 +276,7 @@ def _has_order_rules(lim: RiskLimits) -> bool:
 
 def _reference_price(order: Order, portfolio: Portfolio) -> float:
     """Price used to value an order: its limit, else its trigger, else the symbol's mark."""
-    if order.type in (OrderType.LIMIT, OrderType.STOP_LIMIT, OrderType.LIMIT_IF_TOUCHED):
+    if order.type in (_OT.LIMIT, _OT.STOP_LIMIT, _OT.LIMIT_IF_TOUCHED):
         return order.limit_price
     if not math.isnan(order.stop_price):
         return order.stop_price

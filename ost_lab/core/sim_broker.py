@@ -25,16 +25,26 @@ from ost_lab.core import matching
 from ost_lab.core.broker import BrokerEvent
 from ost_lab.core.events import Bar, MarketEvent, new_fill_event
 from ost_lab.core.orders import Order
-from ost_lab.core.types import Instrument, OrderType, Side, TimeInForce, TrailingOffsetType
+from ost_lab.core.types import (
+    Instrument,
+    OrderType,
+    Side,
+    TimeInForce,
+    TrailingOffsetType,
+    members_of,
+)
+
+# enum members read on hot paths (see members_of)
+_OT = members_of(OrderType)
+_TIF = members_of(TimeInForce)
+_TRAIL = members_of(TrailingOffsetType)
 
 __all__ = ["Commission", "FillTiming", "SimulatedBroker"]
 
 FillTiming = Literal["next_open", "close"]
 
-_IMMEDIATE = frozenset({TimeInForce.IOC, TimeInForce.FOK})
-_SLIPPED = frozenset(
-    {OrderType.MARKET, OrderType.STOP, OrderType.MARKET_IF_TOUCHED, OrderType.TRAILING_STOP}
-)
+_IMMEDIATE = frozenset({_TIF.IOC, _TIF.FOK})
+_SLIPPED = frozenset({_OT.MARKET, _OT.STOP, _OT.MARKET_IF_TOUCHED, _OT.TRAILING_STOP})
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,15 +103,11 @@ class SimulatedBroker:
         self._events.append(order.submit(ts))
         self._events.append(order.accept(ts))
         last = self._last_price(order.symbol)
-        if (
-            order.type is OrderType.TRAILING_STOP
-            and math.isnan(order.stop_price)
-            and last is not None
-        ):
+        if order.type is _OT.TRAILING_STOP and math.isnan(order.stop_price) and last is not None:
             order.stop_price = self._trail_init(order, last)
         if self.latency_ns > 0:
             self._arrival[order.id] = ts + self.latency_ns
-        elif self.fill_timing == "close" and order.type is OrderType.MARKET and last is not None:
+        elif self.fill_timing == "close" and order.type is _OT.MARKET and last is not None:
             self._fill(order, ts, order.leaves_qty, last)
             return
         self._working[order.id] = order
@@ -197,7 +203,7 @@ class SimulatedBroker:
 
     @staticmethod
     def _trail_init(order: Order, ref: float) -> float:
-        pct = order.trailing_offset_type is TrailingOffsetType.PERCENT
+        pct = order.trailing_offset_type is _TRAIL.PERCENT
         return matching.trailing_stop_init(int(order.side), ref, order.trailing_offset, pct)
 
     def _match(
@@ -220,12 +226,12 @@ class SimulatedBroker:
         quote = buy_px if side > 0 else sell_px
         if not math.isnan(quote):  # tick with a quote: trade at the touch
             o = h = lo = c = quote
-        if order.type is OrderType.MARKET:  # what match_bar gives a market order
+        if order.type is _OT.MARKET:  # what match_bar gives a market order
             price, trig = o, True
         else:
-            if order.type is OrderType.TRAILING_STOP and math.isnan(order.stop_price):
+            if order.type is _OT.TRAILING_STOP and math.isnan(order.stop_price):
                 order.stop_price = self._trail_init(order, o)
-            pct = order.trailing_offset_type is TrailingOffsetType.PERCENT
+            pct = order.trailing_offset_type is _TRAIL.PERCENT
             price, trig = matching.match_bar(
                 side, int(order.type), order.limit_price, order.stop_price, order.triggered,
                 o, h, lo, c, self.intrabar, order.trailing_offset, pct,
@@ -236,15 +242,15 @@ class SimulatedBroker:
             qty = matching.fill_quantity(
                 order.leaves_qty, volume, self.max_volume_fraction, inst.lot_size
             )
-            if order.tif is TimeInForce.FOK and qty < order.leaves_qty - 1e-9:
+            if order.tif is _TIF.FOK and qty < order.leaves_qty - 1e-9:
                 qty = 0.0
             if qty > 0:
                 fill_ts = ts_open if price == o else ts_close
                 if order.type in _SLIPPED and self.slippage_ticks:
                     price = matching.slip(side, price, self.slippage_ticks, inst.tick_size)
                 self._fill(order, fill_ts, qty, price)
-        if order.type is OrderType.TRAILING_STOP and order.is_open:
-            pct = order.trailing_offset_type is TrailingOffsetType.PERCENT
+        if order.type is _OT.TRAILING_STOP and order.is_open:
+            pct = order.trailing_offset_type is _TRAIL.PERCENT
             order.stop_price = matching.trailing_stop_update(
                 side, order.stop_price, order.trailing_offset, pct, h, lo
             )

@@ -28,7 +28,13 @@ import numpy.typing as npt
 
 from ost_lab.core.events import Bar, FillEvent, OrderEvent, Tick
 from ost_lab.core.orders import Order, link_bracket, link_oco
-from ost_lab.core.types import OrderType, Side, TimeInForce, TrailingOffsetType
+from ost_lab.core.types import OrderType, Side, TimeInForce, TrailingOffsetType, members_of
+
+# enum members read on hot paths (see members_of)
+_OT = members_of(OrderType)
+_SIDE = members_of(Side)
+_TIF = members_of(TimeInForce)
+_TRAIL = members_of(TrailingOffsetType)
 
 if TYPE_CHECKING:
     from ost_lab.core.portfolio import Portfolio
@@ -378,7 +384,7 @@ class Strategy:
         trail: float | None = None,
         trail_percent: bool = False,
         type: OrderType | str | None = None,
-        tif: TimeInForce | str = TimeInForce.GTC,
+        tif: TimeInForce | str = _TIF.GTC,
         expire_ts: int = -1,
         tag: str | None = None,
         submit: bool = True,
@@ -388,15 +394,15 @@ class Strategy:
         MARKET; pass ``type`` for MARKET_IF_TOUCHED / LIMIT_IF_TOUCHED (``stop`` = trigger)."""
         if type is None:
             if trail is not None:
-                otype = OrderType.TRAILING_STOP
+                otype = _OT.TRAILING_STOP
             elif limit is not None and stop is not None:
-                otype = OrderType.STOP_LIMIT
+                otype = _OT.STOP_LIMIT
             elif limit is not None:
-                otype = OrderType.LIMIT
+                otype = _OT.LIMIT
             elif stop is not None:
-                otype = OrderType.STOP
+                otype = _OT.STOP
             else:
-                otype = OrderType.MARKET
+                otype = _OT.MARKET
         else:
             otype = OrderType[type.upper()] if isinstance(type, str) else OrderType(type)
         if not isinstance(tif, TimeInForce):
@@ -415,9 +421,7 @@ class Strategy:
             tag=tag or self.name,
             strategy_id=self.name,
             trailing_offset=math.nan if trail is None else float(trail),
-            trailing_offset_type=(
-                TrailingOffsetType.PERCENT if trail_percent else TrailingOffsetType.PRICE
-            ),
+            trailing_offset_type=(_TRAIL.PERCENT if trail_percent else _TRAIL.PRICE),
             ts_init=ctx.now,
         )
         return ctx.submit_order(self, o) if submit else o
@@ -451,11 +455,11 @@ class Strategy:
 
     def buy(self, qty: float, symbol: str | None = None, **kw: Any) -> Order:
         """Buy ``qty`` (see :meth:`order` for keywords)."""
-        return self.order(Side.BUY, qty, symbol, **kw)
+        return self.order(_SIDE.BUY, qty, symbol, **kw)
 
     def sell(self, qty: float, symbol: str | None = None, **kw: Any) -> Order:
         """Sell ``qty`` (see :meth:`order` for keywords)."""
-        return self.order(Side.SELL, qty, symbol, **kw)
+        return self.order(_SIDE.SELL, qty, symbol, **kw)
 
     def target_position(
         self,
@@ -487,7 +491,7 @@ class Strategy:
         delta = inst.round_qty(qty - current - pending)
         if delta == 0.0:
             return None
-        side = Side.BUY if delta > 0 else Side.SELL
+        side = _SIDE.BUY if delta > 0 else _SIDE.SELL
         return self.order(side, abs(delta), sym, tag=tag, **kw)
 
     def cancel(self, order: Order) -> None:
@@ -514,7 +518,7 @@ class Strategy:
         stop_loss: float | None = None,
         limit: float | None = None,
         stop: float | None = None,
-        tif: TimeInForce | str = TimeInForce.GTC,
+        tif: TimeInForce | str = _TIF.GTC,
         tag: str | None = None,
     ) -> tuple[Order, Order | None, Order | None]:
         """Entry (market, or limit/stop) + take-profit LIMIT + stop-loss STOP. The exits are
@@ -522,7 +526,7 @@ class Strategy:
         entry = self.order(
             side, qty, symbol, limit=limit, stop=stop, tif=tif, tag=tag, submit=False
         )
-        exit_side = Side.SELL if entry.side is Side.BUY else Side.BUY
+        exit_side = _SIDE.SELL if entry.side is _SIDE.BUY else _SIDE.BUY
         tp = (
             self.order(exit_side, qty, entry.symbol, limit=take_profit, tag=entry.tag, submit=False)
             if take_profit is not None

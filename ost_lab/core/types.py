@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from enum import IntEnum
+from enum import Enum, IntEnum
+from types import SimpleNamespace
+from typing import Any
 
 __all__ = [
     "TERMINAL_STATUSES",
@@ -18,6 +20,7 @@ __all__ = [
     "Side",
     "TimeInForce",
     "TrailingOffsetType",
+    "members_of",
 ]
 
 
@@ -132,3 +135,12 @@ class Instrument:
     def value(self, qty: float, price: float) -> float:
         """Base-currency value of ``qty`` at ``price`` (signed like ``qty``)."""
         return qty * price * self.multiplier
+
+
+def members_of(enum: type[Enum]) -> Any:
+    """The members of ``enum`` as plain attributes (the same member objects).
+
+    For hot paths: on Python 3.11 reading ``OrderType.MARKET`` goes through the enum class's
+    attribute machinery (~150 ns); a namespace attribute costs ~20 ns.
+    """
+    return SimpleNamespace(**enum.__members__)

@@ -18,10 +18,13 @@ from ost_lab.core.orders import Order
 from ost_lab.core.portfolio import Portfolio
 from ost_lab.core.sim_broker import FillTiming, SimulatedBroker
 from ost_lab.core.strategy import Strategy
-from ost_lab.core.types import Instrument, Side
+from ost_lab.core.types import Instrument, Side, members_of
 from ost_lab.replay.commission import CommissionModel
 from ost_lab.replay.sizing import fraction_qty
 from ost_lab.replay.slippage import SLIPPED_TYPES, SlippageModel
+
+# enum members read on hot paths (see members_of)
+_SIDE = members_of(Side)
 
 __all__ = ["VenueBroker", "submit_fraction"]
 
@@ -137,6 +140,6 @@ def submit_fraction(
         raise RuntimeError("fraction orders need ost_lab.replay's VenueBroker")
     if side != 1 and side != -1:
         raise ValueError(f"side must be +1 (buy) or -1 (sell), got {side!r}")
-    o = strategy.order(Side.BUY if side > 0 else Side.SELL, 1.0, symbol, submit=False, **kw)
+    o = strategy.order(_SIDE.BUY if side > 0 else _SIDE.SELL, 1.0, symbol, submit=False, **kw)
     broker.register_fraction(o, fraction)
     return strategy.ctx.submit_order(strategy, o)
