@@ -25,10 +25,10 @@ from ost_lab.core import matching
 from ost_lab.core.broker import BrokerEvent
 from ost_lab.core.events import Bar, MarketEvent, new_fill_event
 from ost_lab.core.orders import Order
+from ost_lab.core.types import TERMINAL_STATUSES as _TERMINAL
 from ost_lab.core.types import (
     Instrument,
     OrderType,
-    Side,
     TimeInForce,
     TrailingOffsetType,
     members_of,
@@ -173,19 +173,21 @@ class SimulatedBroker:
         if len(orders) > 1 and is_bar:  # in the order the bar reaches them (ties as sent)
             path = self.intrabar
             orders.sort(key=lambda x: _rank(x, o, h, lo, c, path))
-        oco_hit: set[str] = set()  # OCO partners of orders that filled on this event
+        oco_hit: set[str] | None = None  # OCO partners of orders that filled on this event
+        working = self._working
         for order in orders:
             if arrival and arrival.get(order.id, ts_open) > ts_open:
                 continue  # not at the venue yet
-            if oco_hit and order.id in oco_hit:
+            if oco_hit is not None and order.id in oco_hit:
                 continue  # its partner traded first: the engine cancels it on that fill
             filled = order.filled_qty
             self._match(order, o, h, lo, c, ts_open, ts_close, volume, buy_px, sell_px)
             if order.oco_ids and order.filled_qty > filled:
-                oco_hit.update(order.oco_ids)
-            if order.is_terminal:
-                del self._working[order.id]
-                arrival.pop(order.id, None)
+                oco_hit = set(order.oco_ids) if oco_hit is None else oco_hit | set(order.oco_ids)
+            if order.status in _TERMINAL:
+                del working[order.id]
+                if arrival:
+                    arrival.pop(order.id, None)
 
     # ------------------------------------------------------------ internals
     def _inst(self, symbol: str) -> Instrument:
@@ -262,7 +264,7 @@ class SimulatedBroker:
         inst = self._inst(order.symbol)
         status_event = order.fill(ts, qty, price)
         self._fill_seq += 1
-        side = order.side if isinstance(order.side, Side) else Side(order.side)
+        side = order.side  # a Side: Order coerces it
         fee = self.commission(qty, price, inst.multiplier)
         fill_id = f"F-{self._fill_seq:06d}"
         # the fill is booked before the status change is dispatched

@@ -77,7 +77,6 @@ class VenueBroker(SimulatedBroker):
 
     def _fill(self, order: Order, ts: int, qty: float, price: float) -> None:
         sym = order.symbol
-        inst = self._inst(sym)
         side = int(order.side)
         last = self._last.get(sym)
         volume = 0.0 if last is None else _volume(last)
@@ -87,6 +86,7 @@ class VenueBroker(SimulatedBroker):
             px = self.slippage(side, price, 1.0, volume) if slipped else price
             cash, pos = self._cash_position(sym)
             c = self.commission
+            inst = self._inst(sym)
             q = fraction_qty(frac, cash, pos, px, inst.multiplier, inst.lot_size, c.per_unit, c.bps)
             if q <= 0.0:
                 self._events.append(order.cancel(max(ts, order.ts_last), "insufficient funds"))

@@ -63,4 +63,4 @@ class SlippageModel:
         return cls("bps", float(spec)) if spec else cls()
 
     def __call__(self, side: int, price: float, qty: float, volume: float) -> float:
-        return slipped_price(side, price, qty, volume, self.code, self.param)
+        return slipped_price(side, price, qty, volume, _KINDS[self.kind], self.param)
