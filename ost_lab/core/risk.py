@@ -196,15 +196,19 @@ class RiskEngine:
         plimit = lim.position_limit(order.symbol)
         cash_account = portfolio.account.type is _ACCT.CASH
         pending = after = 0.0
+        others: list[Order] = []  # working orders that may fill besides this one
         if plimit < math.inf or cash_account:  # else no rule below reads them
-            pending = sum(
-                o.leaves_qty * float(o.side)
+            others = [
+                o
                 for o in open_orders
-                if o.symbol == order.symbol
-                and o.side is order.side
-                and o.is_open
+                if o.is_open
                 and o is not order
                 and o.id not in order.oco_ids  # mutually exclusive with this order
+            ]
+            pending = sum(
+                o.leaves_qty * float(o.side)
+                for o in others
+                if o.symbol == order.symbol and o.side is order.side
             )
             after = pos + pending + sq
             reduces = abs(pos + sq) < abs(pos) and pending == 0.0
@@ -239,8 +243,8 @@ class RiskEngine:
                     o.leaves_qty
                     * _reference_price(o, portfolio)
                     * portfolio.instrument(o.symbol).multiplier
-                    for o in open_orders
-                    if o.is_open and o.side > 0 and o is not order and o.id not in order.oco_ids
+                    for o in others
+                    if o.side > 0
                 )
                 cost = sq * price * inst.multiplier
                 if cost + committed > portfolio.cash + 1e-9:

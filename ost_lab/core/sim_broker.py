@@ -100,16 +100,21 @@ class SimulatedBroker:
     # ------------------------------------------------------------ protocol
     def submit(self, order: Order, ts: int) -> None:
         """Accept the order; in ``close`` timing fill a market order at the last close now."""
-        self._events.append(order.submit(ts))
-        self._events.append(order.accept(ts))
-        last = self._last_price(order.symbol)
-        if order.type is _OT.TRAILING_STOP and math.isnan(order.stop_price) and last is not None:
-            order.stop_price = self._trail_init(order, last)
+        events = self._events
+        events.append(order.submit(ts))
+        events.append(order.accept(ts))
+        otype = order.type
+        if otype is _OT.TRAILING_STOP and math.isnan(order.stop_price):
+            last = self._last_price(order.symbol)
+            if last is not None:
+                order.stop_price = self._trail_init(order, last)
         if self.latency_ns > 0:
             self._arrival[order.id] = ts + self.latency_ns
-        elif self.fill_timing == "close" and order.type is _OT.MARKET and last is not None:
-            self._fill(order, ts, order.leaves_qty, last)
-            return
+        elif otype is _OT.MARKET and self.fill_timing == "close":
+            last = self._last_price(order.symbol)
+            if last is not None:
+                self._fill(order, ts, order.leaves_qty, last)
+                return
         self._working[order.id] = order
 
     def cancel(self, order: Order, ts: int) -> None:

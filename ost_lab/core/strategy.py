@@ -407,7 +407,7 @@ class Strategy:
             otype = OrderType[type.upper()] if isinstance(type, str) else OrderType(type)
         if not isinstance(tif, TimeInForce):
             tif = TimeInForce[tif.upper()] if isinstance(tif, str) else TimeInForce(tif)
-        ctx = self.ctx
+        ctx = self._ctx if self._ctx is not None else self.ctx
         o = Order(
             id=ctx.new_order_id(),
             symbol=symbol or self.default_symbol,
