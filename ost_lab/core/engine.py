@@ -321,6 +321,11 @@ class Engine:
         gc_threshold = gc.get_threshold()
         if gc_threshold[0] > 0:  # see _GC_YOUNG
             gc.set_threshold(max(gc_threshold[0], _GC_YOUNG), *gc_threshold[1:])
+        # the collector's full passes skip what existed before the replay (see _GC_YOUNG);
+        # left alone when the process froze objects itself (unfreeze would undo that)
+        freeze = gc.isenabled() and gc.get_freeze_count() == 0
+        if freeze:
+            gc.freeze()
         try:
             for bars in feed.chunks(step):
                 for bar in bars:
@@ -369,6 +374,8 @@ class Engine:
             self._cursor = n
         finally:  # also on an exception: equity of the events that completed
             gc.set_threshold(*gc_threshold)
+            if freeze:
+                gc.unfreeze()
             for ind, h, col in catch_up:  # the state ``update`` would have left
                 ind.replay(col[: h._n])
             if self._bulk is not None:
@@ -701,7 +708,10 @@ def _overrides(strategy: Strategy, hook: str) -> bool:
 #: is 700). A replay keeps every order and event it makes; at the default the collector's full
 #: passes over them (and over the rest of the process's heap) cost ~15% of a 1M-bar
 #: ``Strategy`` replay. Cyclic garbage is still collected, only in fewer, larger passes; the
-#: previous thresholds are restored when the replay ends.
+#: previous thresholds are restored when the replay ends. The objects that existed before the
+#: replay are also frozen (``gc.freeze``) for its length: a full pass then walks only what the
+#: replay made, not the whole process (with numba and pandas loaded, ~1.7M objects and
+#: ~0.3-0.4 s per 1M-bar replay measured).
 _GC_YOUNG = 50_000
 
 _TERMINAL = frozenset(s for s in OrderStatus if s.is_terminal)

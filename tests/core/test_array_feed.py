@@ -245,3 +245,43 @@ def test_broker_sees_every_bar_with_or_without_its_idle_shortcut() -> None:
     assert counting.seen == 500
     last = {b.symbol: b for b in bars_of(cols)}
     assert plain._last == counting._last == last
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_an_array_replay_restores_the_collectors_settings(fails: bool) -> None:
+    """During the replay older objects are frozen and young collections are rarer; afterwards
+    (also after a failure) thresholds and the freeze are as before, and a process that froze
+    objects itself keeps them frozen."""
+    import gc
+
+    seen: list[tuple[int, int]] = []
+
+    class Peek(Strategy):
+        def on_bar(self, bar: Bar) -> None:
+            seen.append((gc.get_freeze_count(), gc.get_threshold()[0]))
+            if fails:
+                raise RuntimeError("boom")
+
+    before = gc.get_threshold()
+    for pre_frozen in (False, True):
+        seen.clear()
+        gc.unfreeze()
+        if pre_frozen:
+            gc.freeze()
+        frozen = gc.get_freeze_count()
+        try:
+            engine = Engine(Peek(), ArrayFeed([columns("AAA", 50, 1)]), initial_cash=1e6)
+            if fails:
+                with pytest.raises(RuntimeError, match="boom"):
+                    engine.run()
+            else:
+                engine.run()
+            assert gc.get_threshold() == before
+            during_frozen, during_young = seen[0]
+            assert during_young >= 50_000 and during_frozen > 0
+            if pre_frozen:  # still frozen (objects freed meanwhile leave the count)
+                assert 0 < gc.get_freeze_count() <= frozen
+            else:
+                assert gc.get_freeze_count() == 0
+        finally:
+            gc.unfreeze()
