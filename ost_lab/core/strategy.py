@@ -438,7 +438,7 @@ class Strategy:
 
         Call it from ``on_start``: registrations last one run. ``inputs`` are the bar fields
         ``indicator.update`` takes, in order (default: its ``inputs`` attribute, else close).
-        In an array replay an indicator with a ``replay`` method (``SMA``, ``EMA``) gets its
+        In an array replay an indicator with a ``replay`` method (SMA, EMA, WMA, RSI) gets its
         values for the whole run at once, bit-identical to ``update`` bar by bar; during the
         run only ``value`` (and ``ready``) follow the bars, and the rest of its state catches
         up when the run ends.

@@ -14,12 +14,12 @@ from hypothesis import strategies as st
 
 from ost_lab.core import Bar, Engine, ListFeed, RunControl, Strategy
 from ost_lab.core.array_feed import ArrayFeed
-from ost_lab.core.indicators import ATR, EMA, SMA, Highest, ema, sma
+from ost_lab.core.indicators import ATR, EMA, RSI, SMA, WMA, Highest, ema, sma
 from tests.core.test_array_feed import MIN, T0, bars_of, columns
 
 
 class Watch(Strategy):
-    """Registers four indicators on one symbol and notes what it sees at every bar."""
+    """Registers six indicators on one symbol and notes what it sees at every bar."""
 
     warmup = 5
 
@@ -33,10 +33,12 @@ class Watch(Strategy):
         self.ema = self.indicator(EMA(6), self.on)
         self.atr = self.indicator(ATR(3), self.on)  # several inputs: bar by bar
         self.hi = self.indicator(Highest(5), self.on, inputs=["high"])  # no replay method
+        self.wma = self.indicator(WMA(5), self.on)
+        self.rsi = self.indicator(RSI(7), self.on)
 
     def on_bar(self, bar: Bar) -> None:
         row = (bar.symbol, self.sma.value, self.sma.ready, self.ema.value, self.atr.value,
-               self.hi.value)  # fmt: skip
+               self.hi.value, self.wma.value, self.rsi.value, self.rsi.ready)  # fmt: skip
         self.seen.append(tuple(map(repr, row)))  # repr: exact, and NaN equals NaN
         if self.stop_at and len(self.seen) == self.stop_at:
             self.ctx.control.stop()  # type: ignore[attr-defined]
@@ -44,7 +46,8 @@ class Watch(Strategy):
 
 def state(ind: Any) -> str:
     """Every slot of an indicator, exactly (NaN equals NaN)."""
-    return repr([getattr(ind, k) for k in ind.__slots__])
+    slots = [k for cls in type(ind).__mro__ for k in getattr(cls, "__slots__", ())]
+    return repr([getattr(ind, k) for k in slots])
 
 
 def run_both(cols: list[Any], **kw: Any) -> tuple[Watch, Watch]:
@@ -60,9 +63,10 @@ def test_both_loops_feed_registered_indicators_the_same(on: str | None) -> None:
     ref, got = run_both(cols, on=on)
     assert len(ref.seen) == 300 + 250 - 2 * (Watch.warmup - 1)
     assert got.seen == ref.seen
-    for a, b in zip((ref.sma, ref.ema, ref.atr, ref.hi), (got.sma, got.ema, got.atr, got.hi),
+    names = ("sma", "ema", "atr", "hi", "wma", "rsi")
+    for a, b in zip([getattr(ref, k) for k in names], [getattr(got, k) for k in names],
                     strict=True):  # fmt: skip
-        assert repr(a.value) == repr(b.value)
+        assert state(a) == state(b)
 
 
 def test_values_are_the_indicators_of_the_symbol_so_far() -> None:
@@ -92,11 +96,11 @@ def test_a_stopped_array_run_leaves_indicators_as_update_would() -> None:
     ref, got = run_both(cols, stop_at=100)
     assert got.seen == ref.seen and len(got.seen) == 100
     n = 100 + Watch.warmup - 1  # bars processed
-    fresh = SMA(4), EMA(6)
+    fresh = SMA(4), EMA(6), WMA(5), RSI(7)
     for x in cols[0].close[:n].tolist():
         for ind in fresh:
             ind.update(x)
-    for a, b in zip((got.sma, got.ema), fresh, strict=True):
+    for a, b in zip((got.sma, got.ema, got.wma, got.rsi), fresh, strict=True):
         assert state(a) == state(b)
         assert a.update(123.0) == b.update(123.0)  # and it goes on from there the same
 
@@ -107,7 +111,7 @@ def test_registrations_last_one_run() -> None:
     first = Engine(s, ArrayFeed(cols), initial_cash=1e6).run()
     seen, s.seen = s.seen, []
     Engine(s, ArrayFeed(cols), initial_cash=1e6).run()
-    assert first.status == "completed" and s.seen == seen and len(s._indicators) == 4
+    assert first.status == "completed" and s.seen == seen and len(s._indicators) == 6
 
 
 def test_bad_registrations_are_refused() -> None:
@@ -132,7 +136,7 @@ def test_bad_registrations_are_refused() -> None:
 def test_replay_is_update_for_each_value(head: list[float], tail: list[float], n: int) -> None:
     """From any state (after ``head``), ``replay(tail)`` gives ``update``'s outputs bit for bit
     and leaves the same state."""
-    for make in (SMA, EMA):
+    for make in (SMA, EMA, WMA, RSI):
         a, b = make(n), make(n)
         for x in head:
             a.update(x)
@@ -141,4 +145,5 @@ def test_replay_is_update_for_each_value(head: list[float], tail: list[float], n
         got = b.replay(np.array(tail, dtype=np.float64)).tolist()
         assert list(map(repr, got)) == list(map(repr, want))
         assert state(a) == state(b)
-        assert a.ready == b.ready == (len(head) + len(tail) >= n)
+        warm = n + 1 if make is RSI else n  # RSI needs n changes
+        assert a.ready == b.ready == (len(head) + len(tail) >= warm)

@@ -163,13 +163,18 @@ def wma_update(state: np.ndarray, x: float) -> float:
 
 
 @njit(cache=True)
-def wma(values: np.ndarray, n: int) -> np.ndarray:
-    """Vectorised WMA."""
-    st = wma_init(n)
+def wma_run(state: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``wma_update`` for each value in turn: the outputs (``state`` ends after the last)."""
     out = np.empty(values.shape[0])
     for i in range(values.shape[0]):
-        out[i] = wma_update(st, values[i])
+        out[i] = wma_update(state, values[i])
     return out
+
+
+@njit(cache=True)
+def wma(values: np.ndarray, n: int) -> np.ndarray:
+    """Vectorised WMA."""
+    return wma_run(wma_init(n), values)
 
 
 # ----------------------------------------------------------------------------- ATR
@@ -274,13 +279,18 @@ def rsi_update(state: np.ndarray, x: float) -> float:
 
 
 @njit(cache=True)
-def rsi(values: np.ndarray, n: int) -> np.ndarray:
-    """Vectorised RSI (first value at index ``n``)."""
-    st = rsi_init(n)
+def rsi_run(state: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``rsi_update`` for each value in turn: the outputs (``state`` ends after the last)."""
     out = np.empty(values.shape[0])
     for i in range(values.shape[0]):
-        out[i] = rsi_update(st, values[i])
+        out[i] = rsi_update(state, values[i])
     return out
+
+
+@njit(cache=True)
+def rsi(values: np.ndarray, n: int) -> np.ndarray:
+    """Vectorised RSI (first value at index ``n``)."""
+    return rsi_run(rsi_init(n), values)
 
 
 # --------------------------------------------------- rolling mean / variance (ddof=0)

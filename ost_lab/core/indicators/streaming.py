@@ -20,7 +20,7 @@ from collections import deque
 import numpy as np
 import numpy.typing as npt
 
-from ost_lab.core.indicators.kernels import ema_run, sma_run
+from ost_lab.core.indicators.kernels import ema_run, rsi_run, sma_run, wma_run
 
 NAN = math.nan
 F64 = npt.NDArray[np.float64]
@@ -140,7 +140,20 @@ class WMA:
 
     @property
     def ready(self) -> bool:
-        return self._count >= self.n
+        """``n`` values seen: the value is defined (as :attr:`SMA.ready`)."""
+        return self.value == self.value
+
+    def replay(self, values: F64) -> F64:
+        """``update`` for each value in turn, at numba speed (see the module docstring)."""
+        head = [self.n, self._count, self._pos, self._sum, self._wsum]
+        st = np.array([*head, *self._buf], dtype=np.float64)
+        out = wma_run(st, np.ascontiguousarray(values, dtype=np.float64))
+        self._count, self._pos = int(st[1]), int(st[2])
+        self._sum, self._wsum = float(st[3]), float(st[4])
+        self._buf = st[5:].tolist()
+        if out.shape[0]:
+            self.value = float(out[-1])
+        return out
 
     def update(self, x: float) -> float:
         n = self.n
@@ -217,7 +230,18 @@ class RSI:
 
     @property
     def ready(self) -> bool:
-        return self._count > self.n
+        """``n + 1`` values seen: the value is defined (as :attr:`SMA.ready`)."""
+        return self.value == self.value
+
+    def replay(self, values: F64) -> F64:
+        """``update`` for each value in turn, at numba speed (see the module docstring)."""
+        st = np.array([self.n, self._count, self._prev, self._ag, self._al], dtype=np.float64)
+        out = rsi_run(st, np.ascontiguousarray(values, dtype=np.float64))
+        self._count = int(st[1])
+        self._prev, self._ag, self._al = float(st[2]), float(st[3]), float(st[4])
+        if out.shape[0]:
+            self.value = float(out[-1])
+        return out
 
     def update(self, x: float) -> float:
         n = self.n
