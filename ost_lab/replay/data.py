@@ -130,23 +130,51 @@ def ticks_data(ticks: Mapping[str, Any], symbol: str) -> BarData:
     return BarData({symbol: b}, ticks=True, quotes=quotes)
 
 
-def merge_quotes(trades: Mapping[str, Any], quotes: Mapping[str, Any]) -> dict[str, Any]:
+def merge_quotes(
+    trades: Mapping[str, Any], quotes: Mapping[str, Any], *, quote_events: bool = False
+) -> dict[str, Any]:
     """Secmaster ``trades()`` columns with the touch prevailing at each trade: ``bid_px`` /
     ``ask_px`` of the last quote at or before the trade's ``ts_event`` (nan before the first
     quote). Replayed (``Backtest(merge_quotes(t, q), ...)``) it is a trade stream whose orders
     fill at that touch in both venues (ask for buys, bid for sells; the trade price when a side
-    is missing), while strategies see the trade prices."""
+    is missing), while strategies see the trade prices.
+
+    ``quote_events=True`` also makes every quote an event of its own, between the trades: a
+    row with ``size`` 0 and ``price`` at the mid (the side present when one is missing; quotes
+    with neither side are dropped), ahead of a trade with the same ``ts_event``. Orders then
+    also fill when the touch moves between trades (a resting buy limit fills at the first ask
+    at or below it). Under a volume cap (``max_volume_fraction``) quotes offer no liquidity.
+    """
     ts = np.asarray(trades["ts_event"], dtype=np.int64)
     qts = np.asarray(quotes["ts_event"], dtype=np.int64)
     if qts.shape[0] > 1 and np.any(np.diff(qts) < 0):
         raise ValueError("quote timestamps must not go backwards")
+    if ts.shape[0] > 1 and np.any(np.diff(ts) < 0):
+        raise ValueError("trade timestamps must not go backwards")
     k = np.searchsorted(qts, ts, side="right") - 1
     seen = k >= 0
     out = {c: np.asarray(trades[c]) for c in ("ts_event", "price", "size") if c in trades}
-    for c in ("bid_px", "ask_px"):
-        q = np.asarray(quotes[c], dtype=np.float64)
+    qcols = {c: np.asarray(quotes[c], dtype=np.float64) for c in ("bid_px", "ask_px")}
+    for c, q in qcols.items():
         out[c] = np.where(seen, q[np.maximum(k, 0)] if q.shape[0] else np.nan, np.nan)
-    return out
+    if not quote_events:
+        return out
+    bid, ask = qcols["bid_px"], qcols["ask_px"]
+    keep = ~(np.isnan(bid) & np.isnan(ask))
+    bid, ask = bid[keep], ask[keep]
+    mid = np.where(np.isnan(bid), ask, np.where(np.isnan(ask), bid, (bid + ask) / 2.0))
+    n_q = int(keep.sum())
+    size = np.asarray(out["size"], dtype=np.float64) if "size" in out else np.zeros(ts.shape[0])
+    rows = {
+        "ts_event": np.concatenate([qts[keep], ts]),
+        "price": np.concatenate([mid, np.asarray(out["price"], dtype=np.float64)]),
+        "size": np.concatenate([np.zeros(n_q), size]),
+        "bid_px": np.concatenate([bid, out["bid_px"]]),
+        "ask_px": np.concatenate([ask, out["ask_px"]]),
+    }
+    is_trade = np.concatenate([np.zeros(n_q, dtype=np.int8), np.ones(ts.shape[0], dtype=np.int8)])
+    order = np.lexsort((is_trade, rows["ts_event"]))  # by time, quotes first; stable otherwise
+    return {c: v[order] for c, v in rows.items()}
 
 
 def _interval(ts: I64, timeframe: str | None) -> int:

@@ -189,3 +189,66 @@ def test_trades_with_the_prevailing_touch() -> None:
     ]
     f = _both(m, orders)
     assert _fills(f) == [(2, 1.0, 100.3), (3, -1.0, 99.7), (3, 1.0, 100.1)]
+
+
+def test_quote_events_between_trades_worked_by_hand() -> None:
+    nan = np.nan
+    trades = {
+        "ts_event": T0 + np.array([0, 6]) * 1000,
+        "price": np.array([100.0, 100.1]),
+        "size": np.array([5.0, 2.0]),
+    }
+    quotes = {
+        "ts_event": T0 + np.array([1, 3, 4, 5, 6]) * 1000,
+        "bid_px": np.array([99.8, 99.3, 99.35, nan, 99.9]),
+        "ask_px": np.array([100.2, 99.4, nan, nan, 100.3]),
+    }
+    m = merge_quotes(trades, quotes, quote_events=True)
+    # the trade at 0us, quotes at 1, 3 and 4us (the empty 5us quote is dropped), then the 6us
+    # quote ahead of the 6us trade; quotes at the mid (the 4us one has only a bid), size 0
+    assert ((m["ts_event"] - T0) // 1000).tolist() == [0, 1, 3, 4, 6, 6]
+    assert m["size"].tolist() == [5.0, 0.0, 0.0, 0.0, 0.0, 2.0]
+    mids = [(99.8 + 100.2) / 2, (99.3 + 99.4) / 2, 99.35, (99.9 + 100.3) / 2]
+    np.testing.assert_array_equal(m["price"], [100.0, *mids, 100.1])
+    np.testing.assert_array_equal(m["bid_px"], [nan, 99.8, 99.3, 99.35, 99.9, 99.9])
+    np.testing.assert_array_equal(m["ask_px"], [nan, 100.2, 99.4, nan, 100.3, 100.3])
+    orders = [
+        spec(0, 1, 1, 1, limit=99.5),  # buy limit: the 3us quote's ask, 99.4 (no trade gets there)
+        spec(0, -1, 1),  # market sell -> the 1us quote's bid, 99.8
+        spec(2, -1, 1),  # market sell at the 3us quote -> the 4us quote's bid, 99.35
+        spec(3, 1, 1),  # market buy at the 4us quote -> the 6us quote's ask, 100.3
+    ]
+    f = _both(m, orders)
+    assert _fills(f) == [(1, -1.0, 99.8), (3, 1.0, 99.4), (4, -1.0, 99.35), (6, 1.0, 100.3)]
+    # with the touch on trades only, the limit never fills: the 6us trade's ask is 100.3
+    assert _fills(_both(merge_quotes(trades, quotes), orders[:1])) == []
+
+
+def test_quote_events_need_ordered_inputs() -> None:
+    ts = T0 + np.array([0, 2, 1])  # the last one goes back
+    one = np.ones(3)
+    with pytest.raises(ValueError, match="trade timestamps"):
+        merge_quotes({"ts_event": ts, "price": one}, {"ts_event": np.sort(ts), "bid_px": one,
+                     "ask_px": one}, quote_events=True)  # fmt: skip
+    with pytest.raises(ValueError, match="quote timestamps"):
+        merge_quotes({"ts_event": np.sort(ts), "price": one}, {"ts_event": ts, "bid_px": one,
+                     "ask_px": one}, quote_events=True)  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_scripts_on_trades_and_quote_events_fill_identically(seed: int) -> None:
+    from test_venue_equivalence import _random_script
+
+    rng = np.random.default_rng(200 + seed)
+    trades = _random_ticks(rng, 250, quotes=False)
+    quotes = _random_ticks(rng, 250, quotes=True)
+    m = merge_quotes(trades, quotes, quote_events=True)
+    orders = _random_script(rng, pd.DataFrame({"close": m["price"]}), 150, ts=m["ts_event"])
+    kw: dict[str, Any] = {
+        "cash": 1e6,
+        "commission": 0.0005,
+        "slippage": [None, 2.0, ("half_spread", 0.02)][seed],
+        "latency_ns": [0, 2500, 7000][seed],
+    }
+    f = _both(m, orders, **kw)
+    assert len(f) > 20
