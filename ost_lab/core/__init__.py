@@ -13,6 +13,7 @@ from ost_lab.core.risk import (
     RiskLimits,
     RiskRejection,
     StaleFeedWatchdog,
+    daily_close,
     session_hours,
 )
 from ost_lab.core.sim_broker import Commission, SimulatedBroker
@@ -62,5 +63,6 @@ __all__ = [
     "Tick",
     "TimeInForce",
     "TrailingOffsetType",
+    "daily_close",
     "session_hours",
 ]

@@ -43,6 +43,7 @@ __all__ = [
     "RiskLimits",
     "RiskRejection",
     "StaleFeedWatchdog",
+    "daily_close",
     "session_hours",
 ]
 
@@ -67,6 +68,33 @@ def session_hours(
         return local.weekday() in days and t0 <= local.time() < t1
 
     return is_open
+
+
+def daily_close(
+    at: str = "16:00",
+    tz: str = "America/New_York",
+    weekdays: Iterable[int] = (0, 1, 2, 3, 4),
+) -> Callable[[int], int]:
+    """A session end ``ts_ns -> ts_ns`` for DAY orders (``Engine(session_end=)``,
+    ``Backtest(session_end=)``): the first local ``at`` strictly after ``ts`` on a weekday,
+    daylight saving included (16:00 New York is 21:00 UTC in winter, 20:00 in summer)."""
+    zone = ZoneInfo(tz)
+    close = time.fromisoformat(at)
+    days = frozenset(weekdays)
+    if not days:
+        raise ValueError("daily_close needs at least one weekday")
+    one_us = timedelta(microseconds=1)
+
+    def session_end(ts: int) -> int:
+        now = _EPOCH + timedelta(microseconds=ts // 1000)
+        day = now.astimezone(zone).date()
+        while True:
+            end = datetime.combine(day, close, tzinfo=zone)
+            if end.weekday() in days and end > now:
+                return (end - _EPOCH) // one_us * 1000
+            day += timedelta(days=1)
+
+    return session_end
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from ost_lab.core import matching
-from ost_lab.core.engine import Engine, RunControl
+from ost_lab.core.engine import Engine, RunControl, next_utc_midnight
 from ost_lab.core.portfolio import FILLS_COLUMNS, Portfolio
 from ost_lab.core.risk import RiskEngine
 from ost_lab.core.sim_broker import Commission
@@ -65,6 +65,9 @@ class Backtest:
     (open-low-high-close when close >= open, else open-high-low-close).
     ``account``: ``"margin"`` (shorts allowed) or ``"cash"``. Kernel strategies take
     ``params`` (array) and ``state`` (array, or a callable ``state(params)``).
+    ``session_end``: when a DAY order placed at a ts ends, e.g. ``core.daily_close("16:00",
+    "America/New_York")`` (None: the next UTC midnight); both venues. It must name the end of
+    the session containing ts: the same end for every ts before it.
     """
 
     def __init__(
@@ -87,12 +90,15 @@ class Backtest:
         max_orders: int = 16,
         engine: Literal["auto", "event"] = "auto",
         intrabar: IntrabarName = "pessimistic",
+        session_end: Callable[[int], int] | None = None,
     ) -> None:
         if fill_timing not in ("next_open", "same_close"):
             raise ValueError(f"fill_timing must be 'next_open' or 'same_close': {fill_timing!r}")
         if intrabar not in _INTRABAR:
             raise ValueError(f"intrabar must be 'pessimistic' or 'bar_direction': {intrabar!r}")
         self.intrabar: IntrabarName = intrabar
+        #: when a DAY order placed at a ts ends (``core.daily_close(...)``; None: UTC midnight)
+        self.session_end = session_end
         self.data: BarData = to_bar_data(data, symbol)
         self.strategy = strategy
         self.cash = float(cash)
@@ -191,6 +197,7 @@ class Backtest:
             run_control=control,
             progress=report if (progress or on_chunk) else None,
             progress_every=chunk_bars,
+            session_end=self.session_end or next_utc_midnight,
         )
         res = engine.run()
         orders = lambda: pd.DataFrame(  # noqa: E731
@@ -245,6 +252,11 @@ class Backtest:
         quotes = (self.data.quotes or {}).get(sym)
         none = np.empty(0)
         bid, ask = quotes if quotes is not None else (none, none)
+        dend = (
+            session_ends(b.ts_close, self.session_end)
+            if self.session_end is not None
+            else np.empty(0, dtype=np.int64)
+        )
         cfg[V.QUOTES] = 1.0 if quotes is not None else 0.0
         acct = np.zeros(V.A_COLS)
         acct[V.CASH] = acct[V.EQUITY] = self.cash
@@ -268,8 +280,9 @@ class Backtest:
                 dtype=np.float64,
             )
             i1 = min(n, i + chunk_bars)
-            i = run(i, i1, b.open, b.high, b.low, b.close, b.volume, b.ts_open, b.ts_close, bid,
-                    ask, acct, state, p, out, ords, olog, fills, cfg, equity, room)  # fmt: skip
+            i = run(i, i1, b.open, b.high, b.low, b.close, b.volume, b.ts_open, b.ts_close,
+                    dend, bid, ask, acct, state, p, out, ords, olog, fills, cfg, equity,
+                    room)  # fmt: skip
             if acct[V.NF] > room[0]:
                 fills = _grow(fills, int(acct[V.NF]))
             if acct[V.NO] > room[1]:
@@ -367,3 +380,20 @@ def _utc_index(ts: npt.NDArray[np.int64], name: str) -> pd.DatetimeIndex:
         return pd.DatetimeIndex(arr, name=name, copy=False)
     except (AttributeError, TypeError):  # pandas without the private constructor
         return pd.DatetimeIndex(values, name=name).tz_localize("UTC")
+
+
+def session_ends(ts_close: npt.NDArray[np.int64], session_end: Callable[[int], int]) -> Any:
+    """``session_end(ts_close[i])`` for every bar, calling it once per session: a session end
+    holds for every later bar that closes before it."""
+    n = ts_close.shape[0]
+    out = np.empty(n, dtype=np.int64)
+    i = 0
+    while i < n:
+        t = int(ts_close[i])
+        end = int(session_end(t))
+        if end <= t:
+            raise ValueError(f"session_end({t}) = {end} is not after it")
+        j = max(i + 1, int(np.searchsorted(ts_close, end, side="left")))
+        out[i:j] = end
+        i = j
+    return out

@@ -49,15 +49,15 @@ from ost_lab.replay.broker import submit_fraction
 __all__ = ["KernelStrategy", "order", "runner_for"]
 
 F64 = npt.NDArray[np.float64]
-_RUNNER_VERSION = "4"
+_RUNNER_VERSION = "5"
 
 # One replay loop, emitted twice: ``run_chunk`` without numba's reference-counting runtime
 # (fast: no atomic increments per array hand-over) and ``run_chunk_nrt`` with it, used only
 # for kernels that allocate arrays (they do not compile without the runtime).
 _LOOP = """
 @{deco}
-def {fn}(i0, i1, o, h, lo, c, v, ts, tsc, bid, ask, acct, state, params, out, ords, olog,
-         fills, cfg, equity, room):
+def {fn}(i0, i1, o, h, lo, c, v, ts, tsc, dend, bid, ask, acct, state, params, out, ords,
+         olog, fills, cfg, equity, room):
     mult = cfg[MULT]
     i = i0
     while i < i1:
@@ -82,7 +82,7 @@ def {fn}(i0, i1, o, h, lo, c, v, ts, tsc, bid, ask, acct, state, params, out, or
             if (i & 7) == 0:  # fills read the open of the bar after a signal
                 prefetch(o, i + 64)
         if n > 0:
-            submit(i, n, c[i], v, ts, tsc, out, ords, olog, fills, acct, cfg)
+            submit(i, n, c[i], v, ts, tsc, dend, out, ords, olog, fills, acct, cfg)
             equity[i] = acct[EQUITY] = acct[CASH] + acct[POS] * c[i] * mult
             i += 1
         if acct[NF] > room[0] or acct[NO] > room[1] or acct[NW] > room[2]:

@@ -56,7 +56,7 @@ F_COLS = 6
 QTY_UNITS, QTY_FRACTION = 0.0, 1.0
 GTC, IOC, FOK, DAY, GTD = 0.0, 1.0, 2.0, 3.0, 4.0
 WORKING, FILLED, CANCELED, EXPIRED = 0.0, 1.0, 2.0, 3.0
-NS_PER_DAY = 86_400_000_000_000  # DAY orders expire at the next UTC midnight, as core's default
+NS_PER_DAY = 86_400_000_000_000  # by default a DAY order ends at the next UTC midnight (core's)
 CANCEL_ALL = -1.0  # a kernel row with TYPE = CANCEL_ALL cancels every working order
 
 fee = vjit_inline(_commission.fee)
@@ -311,15 +311,17 @@ def first_at(i: int, ts: npt.NDArray[np.int64], t: int) -> int:
 @vjit_inline
 def submit(
     i: int, n: int, c: float, v: F64, ts: npt.NDArray[np.int64], tsc: npt.NDArray[np.int64],
-    out: F64, ords: F64, olog: F64, fills: F64, acct: F64, cfg: F64,
+    dend: npt.NDArray[np.int64], out: F64, ords: F64, olog: F64, fills: F64, acct: F64,
+    cfg: F64,
 ) -> None:  # fmt: skip
     """Accept the ``n`` orders a strategy emitted at bar ``i``'s close (``c``). Same-close timing
     fills market orders now at the close; everything else starts working at bar
     ``i + 1 + latency``, or with ``cfg[LATENCY_NS]`` (ticks) at the first tick ``ts`` reaches
     ``ts[i] + latency_ns``. ``v`` is the volume column (read only when the venue needs it).
     ``ts`` / ``tsc`` are the bars' open / close times: a DAY order expires at the first bar that
-    opens at or after the UTC midnight following this bar's close, a GTD order at the first
-    that opens at or after its expiry (core's rules)."""
+    opens at or after the end of this bar's session (``dend[i]``; with ``dend`` empty, the UTC
+    midnight following this bar's close), a GTD order at the first that opens at or after its
+    expiry (core's rules)."""
     lat_ns = int(cfg[LATENCY_NS])
     active = i + 1 + cfg[LATENCY]
     if lat_ns > 0 and n > 0:
@@ -343,7 +345,8 @@ def submit(
         ords[nw, OID] = oid
         ords[nw, EXPIRE] = math.inf
         if out[r, TIF] == DAY:
-            ords[nw, EXPIRE] = first_at(i, ts, (tsc[i] // NS_PER_DAY + 1) * NS_PER_DAY)
+            end = dend[i] if dend.shape[0] else (tsc[i] // NS_PER_DAY + 1) * NS_PER_DAY
+            ords[nw, EXPIRE] = first_at(i, ts, end)
         elif out[r, TIF] == GTD:
             if math.isnan(out[r, EXPIRE]):
                 raise ValueError("GTD order needs an expiry (ns)")

@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import pandas as pd
+import pytest
+
 from ost_lab.core import (
     AccountType,
     Bar,
@@ -20,6 +23,7 @@ from ost_lab.core import (
     StaleFeedWatchdog,
     Strategy,
     Tick,
+    daily_close,
     session_hours,
 )
 from ost_lab.core.types import OrderType
@@ -386,3 +390,21 @@ def test_simulated_broker_satisfies_the_protocol() -> None:
     from ost_lab.core import Broker, SimulatedBroker
 
     assert isinstance(SimulatedBroker(), Broker)
+
+
+def test_daily_close_is_the_next_local_close_on_a_weekday() -> None:
+    ny = daily_close("16:00", "America/New_York")
+
+    def utc(s: str) -> int:
+        return int(pd.Timestamp(s, tz="UTC").value)
+
+    assert ny(utc("2024-01-10 20:00")) == utc("2024-01-10 21:00")  # 15:00 EST -> 16:00 EST
+    assert ny(utc("2024-07-10 19:00")) == utc("2024-07-10 20:00")  # 15:00 EDT -> 16:00 EDT
+    assert ny(utc("2024-01-10 21:00")) == utc("2024-01-11 21:00")  # at the close: the next one
+    assert ny(utc("2024-01-10 21:00") - 1) == utc("2024-01-10 21:00")
+    assert ny(utc("2024-01-12 22:00")) == utc("2024-01-15 21:00")  # Friday evening -> Monday
+    assert ny(utc("2024-03-08 23:00")) == utc("2024-03-11 20:00")  # over the switch to EDT
+    every_day = daily_close("00:00", "UTC", weekdays=range(7))
+    assert every_day(utc("2024-01-13 12:00")) == utc("2024-01-14 00:00")
+    with pytest.raises(ValueError, match="weekday"):
+        daily_close(weekdays=())

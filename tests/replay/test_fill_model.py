@@ -10,8 +10,10 @@ import pandas as pd
 import pytest
 from replay_helpers import NAN, bars, run_both, script, spec
 
+from ost_lab.core import daily_close
 from ost_lab.replay import Backtest
 from ost_lab.replay import venue as V
+from ost_lab.replay.backtest import session_ends
 from ost_lab.replay.venue import CANCEL_ALL, FOK, IOC, QTY_FRACTION
 
 MARKET, LIMIT, STOP, STOP_LIMIT, MIT, LIT, TRAIL = range(7)
@@ -204,6 +206,44 @@ def test_day_and_gtd_orders_expire() -> None:
     gtd[0][10] = float(midnight + 60 * 10**9)
     k, _ = run_both(df.iloc[[0, 1, 2, 3, 4]].assign(low=[99.5, 99.5, 99.5, 97.7, 97.5]), gtd)
     assert prices(k) == [] and k.orders["status"].tolist() == ["EXPIRED"]
+
+
+def test_day_orders_end_with_the_session() -> None:
+    """Half-hour bars (index = open time) 14:30-17:30 New York on Friday 2024-03-08 (EST) and
+    Monday 2024-03-11 (EDT: clocks went forward on the Sunday). A DAY buy limit at 98 sent at
+    the 14:30 bar's close (15:00) would fill on the 16:30 bar, which reaches 98: with the
+    session ending at 16:00 New York the order expires when the 16:00 bar opens; ending at UTC
+    midnight it fills. Sent on Monday at the same local time it also expires at 16:00 local
+    (20:00 UTC, not 21:00). Both venues."""
+    days = ["2024-03-08", "2024-03-11"]
+    hours = ("14:30", "15:00", "15:30", "16:00", "16:30", "17:00")
+    local = [pd.Timestamp(f"{d} {h}", tz="America/New_York") for d in days for h in hours]
+    idx = pd.DatetimeIndex(local).tz_convert("UTC")
+    rows = [(100, 100.5, 99.5, 100, 1e6)] * 4 + [(99, 99.5, 97.5, 98, 1e6)] * 2
+    df = pd.DataFrame(rows * 2, columns=["open", "high", "low", "close", "volume"], index=idx)
+    orders = [spec(b, 1, 5, LIMIT, limit=98.0, tif=V.DAY) for b in (0, 6)]
+    ny = daily_close("16:00", "America/New_York")
+    for k in run_both(df, orders, session_end=ny):
+        assert prices(k) == [] and k.orders["status"].tolist() == ["EXPIRED", "EXPIRED"]
+    k, _ = run_both(df, orders)  # UTC midnight: both fill on the 16:30 bar
+    assert prices(k) == [98.0, 98.0]
+    # the session ends the venues used, worked out: 21:00 UTC on Friday, 20:00 UTC on Monday
+    assert ny(int(idx[1].value)) == pd.Timestamp("2024-03-08 21:00", tz="UTC").value
+    assert ny(int(idx[7].value)) == pd.Timestamp("2024-03-11 20:00", tz="UTC").value
+
+
+def test_session_ends_are_computed_once_per_session() -> None:
+    calls: list[int] = []
+
+    def hourly(ts: int) -> int:
+        calls.append(ts)
+        return (ts // 3_600_000_000_000 + 1) * 3_600_000_000_000
+
+    ts = np.arange(0, 3 * 3_600_000_000_000, 600_000_000_000, dtype=np.int64)  # 10 min, 3 h
+    ends = session_ends(ts, hourly)
+    assert ends.tolist() == [hourly(int(t)) for t in ts] and len(calls) == 3 + len(ts)
+    with pytest.raises(ValueError, match="not after"):
+        session_ends(ts, lambda t: t)
 
 
 def test_gtd_without_expiry_is_refused() -> None:
