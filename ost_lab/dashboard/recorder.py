@@ -255,11 +255,12 @@ class RunRecorder:
     def _loop(self) -> None:
         with RunsDB(self.db_path) as db:
             while not self._stop.wait(self.flush_interval_s):
+                # commands first: a stop is obeyed before the batch is collected and written
+                for command in db.pending_commands(self.run_id):
+                    db.ack_command(command.id, self._obey(command))
                 with self._lock:
                     statements = prepare_batch(self.collect(final=False))
                 self._write(db, statements)
-                for command in db.pending_commands(self.run_id):
-                    db.ack_command(command.id, self._obey(command))
             # The last batch can be big (a backtest's orders, events and fills): the checkpoint
             # SQLite would run inside its COMMIT is done here once the run is closed instead.
             db.conn.execute("PRAGMA wal_autocheckpoint = 0")
