@@ -376,11 +376,11 @@ class Engine:
             gc.set_threshold(*gc_threshold)
             if freeze:
                 gc.unfreeze()
-            for ind, h, col in catch_up:  # the state ``update`` would have left
-                ind.replay(col[: h._n])
             if self._bulk is not None:
                 self._bulk.flush(self._cursor)
                 self._bulk = None
+            for ind, h, col in catch_up:  # the state ``update`` would have left
+                ind.replay(col[: h._n])
         if n < total or ctl.cancel_requested or ctl.stop_requested:
             status = self._final_status()
         return status, n
