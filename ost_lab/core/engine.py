@@ -342,14 +342,13 @@ class Engine:
                             self.now = bar.ts_open
                         self._drain()
                     ts = self.now = bar.ts
-                    close = marks[sym] = bar.close
+                    marks[sym] = bar.close
                     if per_bar:
                         risk.on_equity(ts, pf.equity())
                     paused = wd is not None and wd.paused
                     for on_bar, h, last_warmup, whole, each in subs[sym]:
                         k = h._n
                         h._n = k + 1
-                        h.last_price = close
                         if whole:
                             for ind, values in whole:
                                 ind.value = values[k]

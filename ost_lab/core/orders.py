@@ -209,6 +209,18 @@ class Order:
         """Sent to the broker."""
         return self.apply(S.SUBMITTED, ts)
 
+    def submit_accept(self, ts: int) -> tuple[OrderEvent, OrderEvent]:
+        """Sent and acknowledged at ``ts`` (a venue that confirms at once): the SUBMITTED and
+        ACCEPTED events of :meth:`submit` then :meth:`accept`, made in one step."""
+        if self.status is not S.INITIALIZED or ts < self.ts_last:
+            return self.submit(ts), self.accept(ts)  # raises as the two steps would
+        sent = new_order_event((ts, self.id, S.SUBMITTED, S.INITIALIZED, ""))
+        acked = new_order_event((ts, self.id, S.ACCEPTED, S.SUBMITTED, ""))
+        self.status = S.ACCEPTED
+        self.ts_last = ts
+        self.events += (sent, acked)
+        return sent, acked
+
     def accept(self, ts: int) -> OrderEvent:
         """Acknowledged by the broker and working."""
         return self.apply(S.ACCEPTED, ts)

@@ -148,23 +148,26 @@ class Portfolio:
 
     def apply_fill(self, fill: FillEvent) -> None:
         """Book a fill into the account, the net position and the fill's tag book."""
-        mult = self.instrument(fill.symbol).multiplier
-        sq = fill.signed_qty
-        flow = -sq * fill.price * mult - fill.commission
+        _, _, sym, side, qty, price, commission, tag, _ = fill
+        inst = self.instruments.get(sym) or self.instrument(sym)
+        mult = inst.multiplier
+        sq = float(side) * qty  # as FillEvent.signed_qty
+        flow = -sq * price * mult - commission
         self.account.cash += flow
-        pos = self.positions.get(fill.symbol)
+        pos = self.positions.get(sym)
         if pos is None:
-            pos = self.positions[fill.symbol] = Position(fill.symbol, mult)
-        pos.apply_fill(sq, fill.price, fill.commission)
-        book = self.books.get(fill.tag)
+            pos = self.positions[sym] = Position(sym, mult)
+        pos.apply_fill(sq, price, commission)
+        book = self.books.get(tag)
         if book is None:
-            book = self.books[fill.tag] = Book(fill.tag)
-        bpos = book.positions.get(fill.symbol)
+            book = self.books[tag] = Book(tag)
+        bpos = book.positions.get(sym)
         if bpos is None:
-            bpos = book.positions[fill.symbol] = Position(fill.symbol, mult)
-        bpos.apply_fill(sq, fill.price, fill.commission)
+            bpos = book.positions[sym] = Position(sym, mult)
+        bpos.apply_fill(sq, price, commission)
         book.cash_flow += flow
-        self.marks.setdefault(fill.symbol, fill.price)
+        if sym not in self.marks:
+            self.marks[sym] = price
         self._fills.append(fill)
         self.version += 1
 

@@ -101,8 +101,7 @@ class SimulatedBroker:
     def submit(self, order: Order, ts: int) -> None:
         """Accept the order; in ``close`` timing fill a market order at the last close now."""
         events = self._events
-        events.append(order.submit(ts))
-        events.append(order.accept(ts))
+        events += order.submit_accept(ts)
         otype = order.type
         if otype is _OT.TRAILING_STOP and math.isnan(order.stop_price):
             last = self._last_price(order.symbol)
@@ -165,8 +164,7 @@ class SimulatedBroker:
         is_bar = False
         if isinstance(event, Bar):
             is_bar = True
-            o, h, lo, c = event.open, event.high, event.low, event.close
-            ts_open, ts_close, volume = event.ts_open, event.ts, event.volume
+            _, ts_close, o, h, lo, c, volume, ts_open = event  # Bar's field order
             buy_px = sell_px = math.nan
         else:
             o = h = lo = c = event.price
@@ -174,12 +172,17 @@ class SimulatedBroker:
             volume = event.size
             buy_px, sell_px = event.ask, event.bid
         arrival = self._arrival
-        orders = [x for x in self._working.values() if x.symbol == sym]
+        working = self._working
+        if len(working) == 1:  # the common case: no list comprehension frame
+            orders = list(working.values())
+            if orders[0].symbol != sym:
+                return
+        else:
+            orders = [x for x in working.values() if x.symbol == sym]
         if len(orders) > 1 and is_bar:  # in the order the bar reaches them (ties as sent)
             path = self.intrabar
             orders.sort(key=lambda x: _rank(x, o, h, lo, c, path))
         oco_hit: set[str] | None = None  # OCO partners of orders that filled on this event
-        working = self._working
         for order in orders:
             if arrival and arrival.get(order.id, ts_open) > ts_open:
                 continue  # not at the venue yet
@@ -245,16 +248,20 @@ class SimulatedBroker:
             )  # fmt: skip
         order.triggered = trig
         if not math.isnan(price):
-            inst = self._inst(order.symbol)
-            qty = matching.fill_quantity(
-                order.leaves_qty, volume, self.max_volume_fraction, inst.lot_size
-            )
-            if order.tif is _TIF.FOK and qty < order.leaves_qty - 1e-9:
+            leaves = order.qty - order.filled_qty
+            if leaves < 0.0:
+                leaves = 0.0  # as Order.leaves_qty
+            qty = leaves
+            if self.max_volume_fraction > 0.0:  # else fill_quantity gives all of leaves
+                lot = self._inst(order.symbol).lot_size
+                qty = matching.fill_quantity(leaves, volume, self.max_volume_fraction, lot)
+            if order.tif is _TIF.FOK and qty < leaves - 1e-9:
                 qty = 0.0
             if qty > 0:
                 fill_ts = ts_open if price == o else ts_close
-                if order.type in _SLIPPED and self.slippage_ticks:
-                    price = matching.slip(side, price, self.slippage_ticks, inst.tick_size)
+                if self.slippage_ticks and order.type in _SLIPPED:
+                    tick = self._inst(order.symbol).tick_size
+                    price = matching.slip(side, price, self.slippage_ticks, tick)
                 self._fill(order, fill_ts, qty, price)
         if order.type is _OT.TRAILING_STOP and order.is_open:
             pct = order.trailing_offset_type is _TRAIL.PERCENT
@@ -265,8 +272,9 @@ class SimulatedBroker:
             self._events.append(order.cancel(max(ts_close, order.ts_last), "unfilled IOC/FOK"))
 
     def _fill(self, order: Order, ts: int, qty: float, price: float) -> None:
-        ts = max(ts, order.ts_last)
-        inst = self._inst(order.symbol)
+        if ts < order.ts_last:
+            ts = order.ts_last
+        inst = self.instruments.get(order.symbol) or self._inst(order.symbol)
         status_event = order.fill(ts, qty, price)
         self._fill_seq += 1
         side = order.side  # a Side: Order coerces it

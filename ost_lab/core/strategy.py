@@ -138,7 +138,19 @@ class History:
         self._ts = np.empty(capacity, dtype=np.int64)
         self._cols = {f: np.empty(capacity, dtype=np.float64) for f in self._FIELDS}
         self._bound = False
-        self.last_price = math.nan
+        self._last = math.nan
+
+    @property
+    def last_price(self) -> float:
+        """The latest close (or tick price); nan before any. A bound history reads it from
+        its columns, so the engine does not store it every bar."""
+        if self._bound and self._n:
+            return float(self._cols["close"][self._n - 1])
+        return self._last
+
+    @last_price.setter
+    def last_price(self, price: float) -> None:
+        self._last = price
 
     def bind(
         self,
@@ -156,7 +168,7 @@ class History:
         self._cols = dict(zip(self._FIELDS, (open, high, low, close, volume), strict=True))
         self._n = 0
         self._bound = True
-        self.last_price = math.nan
+        self._last = math.nan
 
     def append(self, bar: Bar) -> None:
         """Add a closed bar (called by the engine at the bar's close)."""
@@ -174,7 +186,7 @@ class History:
         c["open"][i], c["high"][i], c["low"][i] = bar.open, bar.high, bar.low
         c["close"][i], c["volume"][i] = bar.close, bar.volume
         self._n += 1
-        self.last_price = bar.close
+        self._last = bar.close
 
     def _view(self, a: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         v = a[: self._n]
@@ -408,6 +420,20 @@ class Strategy:
         if not isinstance(tif, TimeInForce):
             tif = TimeInForce[tif.upper()] if isinstance(tif, str) else TimeInForce(tif)
         ctx = self._ctx if self._ctx is not None else self.ctx
+        if otype is _OT.MARKET and limit is stop is trail is None and not trail_percent:
+            # the common case: prices and trailing fields left at their defaults
+            o = Order(
+                ctx.new_order_id(),
+                symbol or self.default_symbol,
+                side if isinstance(side, Side) else Side(side),
+                float(qty),
+                tif=tif,
+                expire_ts=expire_ts,
+                tag=tag or self.name,
+                strategy_id=self.name,
+                ts_init=ctx.now,
+            )
+            return ctx.submit_order(self, o) if submit else o
         o = Order(
             id=ctx.new_order_id(),
             symbol=symbol or self.default_symbol,

@@ -68,12 +68,12 @@ class VenueBroker(SimulatedBroker):
             self._pool[event.symbol] = _pool(_volume(event), self.max_volume_fraction, lot)
         elif self._pool:
             self._pool.pop(event.symbol, None)
-        super()._match_event(event)
+        SimulatedBroker._match_event(self, event)  # (no super object per event)
 
     def submit(self, order: Order, ts: int) -> None:
         """As core, but a same-close market fill is not volume capped (as the numba venue)."""
         self._pool.pop(order.symbol, None) if self.fill_timing == "close" else None
-        super().submit(order, ts)
+        SimulatedBroker.submit(self, order, ts)
 
     def _fill(self, order: Order, ts: int, qty: float, price: float) -> None:
         sym = order.symbol
@@ -92,8 +92,10 @@ class VenueBroker(SimulatedBroker):
                 self._events.append(order.cancel(max(ts, order.ts_last), "insufficient funds"))
                 return
             order.qty = q
-        qty = order.leaves_qty
-        pool = self._pool.get(sym)
+        qty = order.qty - order.filled_qty  # as Order.leaves_qty
+        if qty < 0.0:
+            qty = 0.0
+        pool = self._pool.get(sym) if self._pool else None
         if pool is not None:
             if qty > pool:
                 qty = pool
@@ -104,7 +106,7 @@ class VenueBroker(SimulatedBroker):
             return
         if slipped:
             price = self.slippage(side, price, qty, volume)
-        super()._fill(order, ts, qty, price)
+        SimulatedBroker._fill(self, order, ts, qty, price)
 
     def _cash_position(self, symbol: str) -> tuple[float, float]:
         """Cash and position including fills not yet booked by the engine."""
@@ -114,9 +116,10 @@ class VenueBroker(SimulatedBroker):
         mult = self._inst(symbol).multiplier
         for ev in self._events:
             if isinstance(ev, FillEvent):
-                cash -= ev.signed_qty * ev.price * mult + ev.commission
+                sq = float(ev.side) * ev.qty  # as FillEvent.signed_qty
+                cash -= sq * ev.price * mult + ev.commission
                 if ev.symbol == symbol:
-                    pos += ev.signed_qty
+                    pos += sq
         return cash, pos
 
 
@@ -135,11 +138,12 @@ def submit_fraction(
 ) -> Order:
     """Send an order for ``fraction`` of available funds, sized when it fills (e.g. 0.9999,
     backtesting.py's default ``buy()``). Needs a :class:`VenueBroker` (replay or sandbox)."""
-    broker = getattr(strategy.ctx, "broker", None)
+    ctx = strategy._ctx or strategy.ctx
+    broker = getattr(ctx, "broker", None)
     if not isinstance(broker, VenueBroker):
         raise RuntimeError("fraction orders need ost_lab.replay's VenueBroker")
     if side != 1 and side != -1:
         raise ValueError(f"side must be +1 (buy) or -1 (sell), got {side!r}")
     o = strategy.order(_SIDE.BUY if side > 0 else _SIDE.SELL, 1.0, symbol, submit=False, **kw)
     broker.register_fraction(o, fraction)
-    return strategy.ctx.submit_order(strategy, o)
+    return ctx.submit_order(strategy, o)
