@@ -80,6 +80,20 @@ def test_timestamps_must_not_go_backwards() -> None:
         o.accept(9)
 
 
+def test_submit_accept_is_submit_then_accept() -> None:
+    one, two = mk(), mk()
+    events = one.submit_accept(7)
+    assert events == (two.submit(7), two.accept(7))
+    assert one.events == two.events and one.status is two.status is S.ACCEPTED
+    assert one.ts_last == 7
+    with pytest.raises(IllegalTransition):
+        one.submit_accept(8)  # already working: the two steps' own error
+    late = mk(ts_init=5)
+    with pytest.raises(ValueError):
+        late.submit_accept(4)  # before the order's last event
+    assert late.status is S.INITIALIZED and late.events == []
+
+
 def test_pending_cancel_and_modify_resume() -> None:
     o = mk(10.0, type=OrderType.LIMIT, limit_price=99.0)
     o.submit(1)

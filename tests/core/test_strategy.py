@@ -3,6 +3,7 @@ under random strategies (hypothesis)."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from ost_lab.core import (
     Strategy,
 )
 from ost_lab.core.sim_broker import Commission, SimulatedBroker
+from ost_lab.core.strategy import History
 
 MIN = 60_000_000_000
 T0 = 1_704_205_860_000_000_000
@@ -91,6 +93,35 @@ def test_order_type_inference_and_unattached() -> None:
     assert o.type is OrderType.MARKET_IF_TOUCHED and o.tag == "Cross" and o.symbol == "AAA"
     with pytest.raises(ValueError):
         s.target_position("AAA")  # neither qty nor weight
+
+
+def test_market_orders_get_every_field_the_general_path_gives() -> None:
+    """Plain market orders skip the type inference; explicit prices still reach the order."""
+    s = Cross(symbols=("AAA",))
+    Engine(s, [])
+    plain = s.buy(2, submit=False, tif="day", expire_ts=9, tag="t")
+    general = s.buy(2, submit=False, type="market", tif="day", expire_ts=9, tag="t")
+    fields = [f for f in Order.__dataclass_fields__ if f not in ("id",)]
+    assert repr([getattr(plain, f) for f in fields]) == repr([getattr(general, f) for f in fields])
+    priced = s.buy(2, submit=False, type="market", limit=5.0, stop=6.0)
+    assert (priced.limit_price, priced.stop_price) == (5.0, 6.0)
+    pct = s.buy(2, submit=False, type="market", trail_percent=True)
+    assert pct.trailing_offset_type.name == "PERCENT"
+
+
+def test_bound_history_last_price_follows_the_bars() -> None:
+    h = History("AAA")
+    assert math.isnan(h.last_price)
+    close = np.array([1.0, 2.0, 3.0])
+    ts = np.array([1, 2, 3], dtype=np.int64)
+    h.bind(ts, close, close, close, close, close)
+    assert math.isnan(h.last_price)
+    h._n = 2  # the engine advances a bound history's length as bars close
+    assert h.last_price == 2.0
+    h.append(Bar("AAA", 4, 5.0, 5.0, 5.0, 5.0))  # copies out of the columns
+    assert h.last_price == 5.0 and list(h.close) == [1.0, 2.0, 5.0]
+    h.last_price = 7.0  # a tick's price
+    assert h.last_price == 7.0
 
 
 def test_target_weight_and_books() -> None:
