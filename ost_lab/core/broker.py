@@ -29,9 +29,10 @@ class Broker(Protocol):
     matching orders against market data.
 
     Optional: a broker whose events are produced only by these calls (a simulated one) may
-    expose ``event_queue``, the live list it queues events in (never rebound); the engine then
-    skips draining in O(1) while that list is empty. Without it the engine drains after every
-    step, as real brokers report asynchronously.
+    expose ``event_queue``, the live list it queues events in (never rebound) and that
+    :meth:`drain_events` empties; the engine then skips draining in O(1) while that list is
+    empty and takes the events from it itself. Without it the engine drains after every step,
+    as real brokers report asynchronously.
     """
 
     def submit(self, order: Order, ts: int) -> None:

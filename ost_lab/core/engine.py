@@ -546,8 +546,11 @@ class Engine:
             if local:
                 batch = local + self.broker.drain_events()
                 local.clear()
-            elif queue is not None and not queue:  # the broker's queue is empty: O(1)
-                return
+            elif queue is not None:  # the broker's live queue: O(1) when empty, no call
+                if not queue:
+                    return
+                batch = queue.copy()
+                queue.clear()
             else:
                 batch = self.broker.drain_events()
                 if not batch:

@@ -233,11 +233,12 @@ class RiskEngine:
                 and o is not order
                 and o.id not in order.oco_ids  # mutually exclusive with this order
             ]
-            pending = sum(
-                o.leaves_qty * float(o.side)
-                for o in others
-                if o.symbol == order.symbol and o.side is order.side
-            )
+            if others:  # (no generator to sum when nothing else works: the common case)
+                pending = sum(
+                    o.leaves_qty * float(o.side)
+                    for o in others
+                    if o.symbol == order.symbol and o.side is order.side
+                )
             after = pos + pending + sq
             reduces = abs(pos + sq) < abs(pos) and pending == 0.0
             if abs(after) > plimit + 1e-9 and not reduces:
@@ -267,13 +268,15 @@ class RiskEngine:
                     "cash_account", f"cash account cannot sell short ({order.symbol} -> {after:g})"
                 )
             if sq > 0 and not math.isnan(price):
-                committed = sum(
-                    o.leaves_qty
-                    * _reference_price(o, portfolio)
-                    * portfolio.instrument(o.symbol).multiplier
-                    for o in others
-                    if o.side > 0
-                )
+                committed = 0.0
+                if others:
+                    committed = sum(
+                        o.leaves_qty
+                        * _reference_price(o, portfolio)
+                        * portfolio.instrument(o.symbol).multiplier
+                        for o in others
+                        if o.side > 0
+                    )
                 cost = sq * price * inst.multiplier
                 if cost + committed > portfolio.cash + 1e-9:
                     return RiskRejection(

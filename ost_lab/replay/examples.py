@@ -89,10 +89,12 @@ class SmaCross(Strategy):
     units = Param(0.0, min=0.0, doc="fixed quantity per entry (0: size by fraction)")
 
     def on_start(self) -> None:
-        """Fresh indicators for the run, fed each bar's close by the engine."""
+        """Fresh indicators for the run, fed each bar's close by the engine; the parameters
+        read once (they hold for the run)."""
         self._f = self.indicator(SMA(self.fast))
         self._s = self.indicator(SMA(self.slow))
         self._pf = self._ps = NAN
+        self._units, self._short, self._fraction = self.units, self.short, self.fraction
 
     def on_bar(self, bar: Bar) -> None:
         """Trade the crossovers."""
@@ -108,11 +110,11 @@ class SmaCross(Strategy):
             pos = self.position
             if pos > 0:
                 self.sell(pos)
-            if self.short:
+            if self._short:
                 self._entry(-1)
 
     def _entry(self, side: int) -> None:
-        if self.units > 0:
-            self.order(Side.BUY if side > 0 else Side.SELL, self.units)
+        if self._units > 0:
+            self.order(Side.BUY if side > 0 else Side.SELL, self._units)
         else:
-            submit_fraction(self, side, self.fraction)
+            submit_fraction(self, side, self._fraction)
