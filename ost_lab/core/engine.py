@@ -162,6 +162,7 @@ class Engine:
         self._held: dict[str, _Held] = {}
         self._local: list[BrokerEvent] = []  # engine-made events, drained with the broker's
         self._ids = OrderIdGenerator()
+        self.new_order_id = self._ids  # type: ignore[method-assign]  # (no method frame per order)
         self._cursor = 0  # index of the event being handled (array runs)
         queue = getattr(self.broker, "event_queue", None)  # optional, see core.broker.Broker
         self._queue: list[BrokerEvent] | None = queue if isinstance(queue, list) else None
@@ -279,11 +280,13 @@ class Engine:
         marks = pf.marks
         risk = self.risk
         wd = self.watchdog
-        on_market_data = self.broker.on_market_data
         shortcut = getattr(self.broker, "idle_shortcut", None)
         idle = shortcut() if shortcut is not None else None
-        # with nothing working the broker only notes the bar: note it here, no call
-        working, latest = idle if idle is not None else ([None], {})
+        # the broker notes the bar, then matches what works: both done here (fewer calls)
+        if idle is not None:
+            working, latest, match = idle
+        else:  # no shortcut: the broker sees every bar
+            working, latest, match = [None], {}, self.broker.on_market_data
         # a non-empty stand-in when the broker has no queue to look at: then always drain
         queue: list[Any] = self._queue if self._queue is not None else [None]
         local = self._local
@@ -333,10 +336,9 @@ class Engine:
                         break
                     self._cursor = n
                     sym = bar.symbol
+                    latest[sym] = bar
                     if working:
-                        on_market_data(bar)
-                    else:
-                        latest[sym] = bar
+                        match(bar)
                     if local or queue:
                         if bar.ts_open > self.now:
                             self.now = bar.ts_open
@@ -398,7 +400,7 @@ class Engine:
         if order.tag not in tags:
             tags.append(order.tag)
             self.portfolio.version += 1  # the strategy's position now sums one more book
-        self._register(order)
+        self.orders[order.id] = self._live[order.id] = order  # as _register
         if order.tif is _TIF.DAY and order.expire_ts < 0:
             order.expire_ts = self.session_end(self.now)
         if order.parent_id:
@@ -640,7 +642,10 @@ class _BulkEquity:
         """Note the cash and positions that held after each event up to ``end``."""
         if end > self.cut_at:
             pf = self.portfolio
-            qty = {s: p.qty for s, p in pf.positions.items() if p.qty}
+            qty = {}  # the open positions' quantities (a loop: no comprehension frame)
+            for sym, pos in pf.positions.items():
+                if pos.qty:
+                    qty[sym] = pos.qty
             self.segments.append((end, pf.account.cash, qty))
             self.cut_at = end
 

@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ost_lab.core.events import Bar, FillEvent, OrderEvent, Tick
-from ost_lab.core.orders import Order, link_bracket, link_oco
+from ost_lab.core.orders import Order, link_bracket, link_oco, market_order
 from ost_lab.core.types import OrderType, Side, TimeInForce, TrailingOffsetType, members_of
 
 # enum members read on hot paths (see members_of)
@@ -404,6 +404,24 @@ class Strategy:
         """Create (and by default submit) an order. The type is inferred from the prices given:
         limit -> LIMIT, stop -> STOP, both -> STOP_LIMIT, trail -> TRAILING_STOP, none ->
         MARKET; pass ``type`` for MARKET_IF_TOUCHED / LIMIT_IF_TOUCHED (``stop`` = trigger)."""
+        ctx = self._ctx if self._ctx is not None else self.ctx
+        if type is None and limit is stop is trail is None and not trail_percent:
+            # the common case: a market order, prices and trailing fields at their defaults
+            if tif is not _TIF.GTC and not isinstance(tif, TimeInForce):
+                tif = TimeInForce[tif.upper()] if isinstance(tif, str) else TimeInForce(tif)
+            syms = self.symbols
+            o = market_order(
+                ctx.new_order_id(),
+                symbol or (syms[0] if syms else self.default_symbol),
+                side if side.__class__ is Side else Side(side),
+                float(qty),
+                tif,
+                expire_ts,
+                tag or self.name,
+                self.name,
+                ctx.now,
+            )
+            return ctx.submit_order(self, o) if submit else o
         if type is None:
             if trail is not None:
                 otype = _OT.TRAILING_STOP
@@ -419,21 +437,6 @@ class Strategy:
             otype = OrderType[type.upper()] if isinstance(type, str) else OrderType(type)
         if not isinstance(tif, TimeInForce):
             tif = TimeInForce[tif.upper()] if isinstance(tif, str) else TimeInForce(tif)
-        ctx = self._ctx if self._ctx is not None else self.ctx
-        if otype is _OT.MARKET and limit is stop is trail is None and not trail_percent:
-            # the common case: prices and trailing fields left at their defaults
-            o = Order(
-                ctx.new_order_id(),
-                symbol or self.default_symbol,
-                side if isinstance(side, Side) else Side(side),
-                float(qty),
-                tif=tif,
-                expire_ts=expire_ts,
-                tag=tag or self.name,
-                strategy_id=self.name,
-                ts_init=ctx.now,
-            )
-            return ctx.submit_order(self, o) if submit else o
         o = Order(
             id=ctx.new_order_id(),
             symbol=symbol or self.default_symbol,
@@ -481,11 +484,15 @@ class Strategy:
 
     def buy(self, qty: float, symbol: str | None = None, **kw: Any) -> Order:
         """Buy ``qty`` (see :meth:`order` for keywords)."""
-        return self.order(_SIDE.BUY, qty, symbol, **kw)
+        return (
+            self.order(_SIDE.BUY, qty, symbol, **kw) if kw else self.order(_SIDE.BUY, qty, symbol)
+        )
 
     def sell(self, qty: float, symbol: str | None = None, **kw: Any) -> Order:
         """Sell ``qty`` (see :meth:`order` for keywords)."""
-        return self.order(_SIDE.SELL, qty, symbol, **kw)
+        return (
+            self.order(_SIDE.SELL, qty, symbol, **kw) if kw else self.order(_SIDE.SELL, qty, symbol)
+        )
 
     def target_position(
         self,

@@ -21,7 +21,7 @@ from ost_lab.core.strategy import Strategy
 from ost_lab.core.types import Instrument, Side, members_of
 from ost_lab.replay.commission import CommissionModel
 from ost_lab.replay.sizing import fraction_qty
-from ost_lab.replay.slippage import SLIPPED_TYPES, SlippageModel
+from ost_lab.replay.slippage import SLIPPED_TYPES, SlippageModel, slipped_price
 
 # enum members read on hot paths (see members_of)
 _SIDE = members_of(Side)
@@ -70,23 +70,26 @@ class VenueBroker(SimulatedBroker):
             self._pool.pop(event.symbol, None)
         SimulatedBroker._match_event(self, event)  # (no super object per event)
 
-    def submit(self, order: Order, ts: int) -> None:
+    def _fill_on_submit(self, order: Order, ts: int, price: float) -> None:
         """As core, but a same-close market fill is not volume capped (as the numba venue)."""
-        self._pool.pop(order.symbol, None) if self.fill_timing == "close" else None
-        SimulatedBroker.submit(self, order, ts)
+        self._pool.pop(order.symbol, None)
+        SimulatedBroker._fill_on_submit(self, order, ts, price)
 
     def _fill(self, order: Order, ts: int, qty: float, price: float) -> None:
         sym = order.symbol
-        side = int(order.side)
-        last = self._last.get(sym)
-        volume = 0.0 if last is None else _volume(last)
-        slipped = int(order.type) in SLIPPED_TYPES
+        side = order.side  # an IntEnum: arithmetic as with its int value
+        slipped = order.type in SLIPPED_TYPES
+        if slipped:
+            last = self._last.get(sym)
+            volume = 0.0 if last is None else _volume(last)
+            slip = self.slippage
+            kind, param = slip.code, slip.param
         frac = self._fractions.pop(order.id, None) if self._fractions else None
         if frac is not None:
-            px = self.slippage(side, price, 1.0, volume) if slipped else price
-            cash, pos = self._cash_position(sym)
+            px = slipped_price(side, price, 1.0, volume, kind, param) if slipped else price
+            inst = self.instruments.get(sym) or self._inst(sym)
+            cash, pos = self._cash_position(sym, inst.multiplier)
             c = self.commission
-            inst = self._inst(sym)
             q = fraction_qty(frac, cash, pos, px, inst.multiplier, inst.lot_size, c.per_unit, c.bps)
             if q <= 0.0:
                 self._events.append(order.cancel(max(ts, order.ts_last), "insufficient funds"))
@@ -105,15 +108,17 @@ class VenueBroker(SimulatedBroker):
         elif qty <= 0.0:
             return
         if slipped:
-            price = self.slippage(side, price, qty, volume)
+            price = slipped_price(side, price, qty, volume, kind, param)
         SimulatedBroker._fill(self, order, ts, qty, price)
 
-    def _cash_position(self, symbol: str) -> tuple[float, float]:
-        """Cash and position including fills not yet booked by the engine."""
-        assert self.portfolio is not None
-        cash = self.portfolio.cash
-        pos = self.portfolio.position(symbol)
-        mult = self._inst(symbol).multiplier
+    def _cash_position(self, symbol: str, mult: float) -> tuple[float, float]:
+        """Cash and position including fills not yet booked by the engine (``mult``: the
+        symbol's multiplier)."""
+        pf = self.portfolio
+        assert pf is not None
+        cash = pf.account.cash
+        held = pf.positions.get(symbol)
+        pos = 0.0 if held is None else held.qty  # as Portfolio.position(symbol)
         for ev in self._events:
             if isinstance(ev, FillEvent):
                 sq = float(ev.side) * ev.qty  # as FillEvent.signed_qty

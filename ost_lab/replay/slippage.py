@@ -12,7 +12,7 @@ One scalar function, :func:`slipped_price`, is the definition for both venues.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 __all__ = ["NONE", "SLIPPED_TYPES", "SlippageModel", "slipped_price"]
@@ -42,11 +42,13 @@ class SlippageModel:
 
     kind: Literal["none", "bps", "half_spread", "sqrt_impact"] = "none"
     param: float = 0.0
+    #: The int code the numba venue switches on (and the event-loop venue passes on).
+    code: int = field(init=False, repr=False, compare=False)
 
-    @property
-    def code(self) -> int:
-        """The int code the numba venue switches on."""
-        return _KINDS[self.kind]
+    def __post_init__(self) -> None:
+        if self.kind not in _KINDS:
+            raise ValueError(f"unknown slippage model {self.kind!r}")
+        object.__setattr__(self, "code", _KINDS[self.kind])
 
     @classmethod
     def coerce(cls, spec: float | SlippageModel | tuple[str, float] | None) -> SlippageModel:
@@ -63,4 +65,4 @@ class SlippageModel:
         return cls("bps", float(spec)) if spec else cls()
 
     def __call__(self, side: int, price: float, qty: float, volume: float) -> float:
-        return slipped_price(side, price, qty, volume, _KINDS[self.kind], self.param)
+        return slipped_price(side, price, qty, volume, self.code, self.param)
