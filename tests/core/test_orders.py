@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -17,6 +18,7 @@ from ost_lab.core.orders import (
     OverfillError,
     link_bracket,
     link_oco,
+    market_order,
 )
 from ost_lab.core.types import Instrument, OrderStatus, OrderType, Side, TimeInForce
 
@@ -92,6 +94,50 @@ def test_submit_accept_is_submit_then_accept() -> None:
     with pytest.raises(ValueError):
         late.submit_accept(4)  # before the order's last event
     assert late.status is S.INITIALIZED and late.events == []
+
+
+def test_fill_before_the_last_event_raises_and_changes_nothing() -> None:
+    o = mk(5.0)
+    o.submit_accept(10)
+    with pytest.raises(ValueError):
+        o.fill(9, 2.0, 10.0)
+    assert o.filled_qty == 0.0 and math.isnan(o.avg_fill_price) and o.status is S.ACCEPTED
+    assert len(o.events) == 2
+
+
+def test_fill_records_the_transition_as_apply_does() -> None:
+    o = mk(5.0)
+    o.submit_accept(1)
+    part = o.fill(2, 2.0, 10.0)
+    done = o.fill(3, 3.0, 12.0)
+    assert (part.status, part.prev_status, part.ts) == (S.PARTIALLY_FILLED, S.ACCEPTED, 2)
+    assert (done.status, done.prev_status, done.ts) == (S.FILLED, S.PARTIALLY_FILLED, 3)
+    assert o.events[-2:] == [part, done] and o.ts_last == 3
+    assert o.avg_fill_price == (2.0 * 10.0 + 3.0 * 12.0) / 5.0
+
+
+def _fields(o: Order) -> list[str]:
+    return [repr(getattr(o, f.name)) for f in dataclasses.fields(Order)]
+
+
+@pytest.mark.parametrize("tif", [TimeInForce.GTC, TimeInForce.DAY, TimeInForce.IOC])
+def test_market_order_equals_the_constructor(tif: TimeInForce) -> None:
+    args = ("O-7", "AAA", Side.SELL, 3.0, tif, 99, "book", "strat", 12)
+    fast = market_order(*args)
+    slow = Order(*args[:4], tif=tif, expire_ts=99, tag="book", strategy_id="strat", ts_init=12)
+    assert type(fast) is Order and _fields(fast) == _fields(slow)
+    other = market_order(*args)  # fresh lists per order, as the default factories make
+    assert fast.events is not other.events and fast.child_ids is not other.child_ids
+
+
+def test_market_order_hands_anything_else_to_the_constructor() -> None:
+    for qty in (0.0, -1.0, math.nan, math.inf):
+        with pytest.raises(ValueError, match="qty"):
+            market_order("O-1", "AAA", Side.BUY, qty, TimeInForce.GTC, -1, "t", "s", 0)
+    with pytest.raises(ValueError, match="GTD"):
+        market_order("O-1", "AAA", Side.BUY, 1.0, TimeInForce.GTD, -1, "t", "s", 0)
+    coerced = market_order("O-1", "AAA", -1, 2, 1, -1, "t", "s", 0)  # type: ignore[arg-type]
+    assert coerced.side is Side.SELL and coerced.tif is TimeInForce(1) and coerced.qty == 2
 
 
 def test_pending_cancel_and_modify_resume() -> None:

@@ -160,6 +160,19 @@ def test_slippage_models(slippage: object, buy: float, sell: float) -> None:
     assert prices(k) == [99.5]
 
 
+def test_unknown_slippage_model_is_refused_when_made() -> None:
+    from ost_lab.replay.slippage import SlippageModel
+
+    with pytest.raises(ValueError, match="unknown slippage model"):
+        SlippageModel("bogus")  # type: ignore[arg-type]
+    assert [SlippageModel(k).code for k in ("none", "bps", "half_spread", "sqrt_impact")] == [
+        0,
+        1,
+        2,
+        3,
+    ]
+
+
 def test_commission_models() -> None:
     from ost_lab.core import Commission
 
