@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ost_lab.core.array_feed import ArrayFeed
+from ost_lab.core.bar_loop import Subscriber, make_bar_loop
 from ost_lab.core.broker import Broker, BrokerEvent
 from ost_lab.core.events import Bar, FillEvent, MarketEvent, OrderEvent, Tick
 from ost_lab.core.orders import Order, OrderIdGenerator
@@ -277,9 +278,6 @@ class Engine:
         """
         ctl = self.control
         pf = self.portfolio
-        marks = pf.marks
-        risk = self.risk
-        wd = self.watchdog
         shortcut = getattr(self.broker, "idle_shortcut", None)
         idle = shortcut() if shortcut is not None else None
         # the broker notes the bar, then matches what works: both done here (fewer calls)
@@ -289,9 +287,8 @@ class Engine:
             working, latest, match = [None], {}, self.broker.on_market_data
         # a non-empty stand-in when the broker has no queue to look at: then always drain
         queue: list[Any] = self._queue if self._queue is not None else [None]
-        local = self._local
-        per_bar = risk.watches_equity
-        subs: dict[str, list[_Sub]] = {sym: [] for sym in feed.symbols}
+        per_bar = self.risk.watches_equity
+        subs: dict[str, list[Subscriber]] = {sym: [] for sym in feed.symbols}
         catch_up: list[tuple[Any, History, Any]] = []  # (indicator, history, input column)
         for s in self.strategies:
             bound = []
@@ -330,48 +327,19 @@ class Engine:
         if freeze:
             gc.freeze()
         try:
+            loop = make_bar_loop(
+                self, subs, feed.symbols[0] if feed.order is None else None,
+                working=working, latest=latest, match=match, queue=queue, per_bar=per_bar,
+            )  # fmt: skip
             for bars in feed.chunks(step):
-                for bar in bars:
-                    if ctl.cancel_requested or ctl.stop_requested:
-                        break
-                    self._cursor = n
-                    sym = bar.symbol
-                    latest[sym] = bar
-                    if working:
-                        match(bar)
-                    if local or queue:
-                        if bar.ts_open > self.now:
-                            self.now = bar.ts_open
-                        self._drain()
-                    ts = self.now = bar.ts
-                    marks[sym] = bar.close
-                    if per_bar:
-                        risk.on_equity(ts, pf.equity())
-                    paused = wd is not None and wd.paused
-                    for on_bar, h, last_warmup, whole, each in subs[sym]:
-                        k = h._n
-                        h._n = k + 1
-                        if whole:
-                            for ind, values in whole:
-                                ind.value = values[k]
-                        if each:
-                            for ind, fields in each:
-                                ind.update(*[getattr(bar, f) for f in fields])
-                        if k >= last_warmup and not paused:
-                            on_bar(bar)
-                            if local or queue:
-                                self._drain()
-                    if per_bar:
-                        risk.on_equity(ts, pf.record(ts))
-                    n += 1
-                else:
-                    self._cursor = n
-                    if self._bulk is not None:
-                        self._bulk.flush(n)
-                    if self.progress is not None and n % self.progress_every == 0:
-                        self.progress(n, self.total)
-                    continue
-                break
+                n, stopped = loop(bars, n)
+                self._cursor = n
+                if stopped:
+                    break
+                if self._bulk is not None:
+                    self._bulk.flush(n)
+                if self.progress is not None and n % self.progress_every == 0:
+                    self.progress(n, self.total)
             self._cursor = n
         finally:  # also on an exception: equity of the events that completed
             gc.set_threshold(*gc_threshold)
@@ -688,13 +656,6 @@ class _OpenOrders:
 
     def __iter__(self) -> Iterator[Order]:
         return iter(self._engine._open_orders())
-
-
-#: One strategy's view of one symbol in an array replay: ``(on_bar, history, bars before the
-#: first on_bar minus one, indicators with their values for the run, indicators fed per bar)``.
-_Sub = tuple[
-    Callable[[Bar], None], History, int, list[tuple[Any, Any]], list[tuple[Any, tuple[str, ...]]]
-]
 
 
 def _indicators_of(strategy: Strategy, symbol: str) -> list[tuple[Any, tuple[str, ...]]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ost_lab.core.events import OrderEvent, new_order_event
 from ost_lab.core.types import TERMINAL_STATUSES as _TERMINAL
@@ -333,10 +333,13 @@ def link_bracket(entry: Order, take_profit: Order | None, stop_loss: Order | Non
 
 
 def _market_order_maker() -> Callable[..., Order]:
-    """:func:`market_order`'s body, generated from ``Order``'s fields (as ``dataclass`` makes
+    """:func:`market_order`, generated from ``Order``'s fields (as ``dataclass`` makes
     ``__init__``), so it sets every field to its declared default and cannot drift from them."""
     given = ("id", "symbol", "side", "qty", "tif", "expire_ts", "tag", "strategy_id", "ts_init")
-    env: dict[str, Any] = {"_new": object.__new__, "Order": Order}
+    env: dict[str, Any] = {
+        "_new": object.__new__, "Order": Order, "Side": Side, "TimeInForce": TimeInForce,
+        "_GTD": _TIF.GTD, "_INF": math.inf,
+    }  # fmt: skip
     lines = []
     for f in fields(Order):
         if f.name in given:
@@ -350,41 +353,41 @@ def _market_order_maker() -> Callable[..., Order]:
             env[f"_default_{f.name}"] = f.default
             value = f"_default_{f.name}"
         lines.append(f"    o.{f.name} = {value}")
+    args = ", ".join(given)
     src = (
-        f"def make({', '.join(given)}):\n    o = _new(Order)\n"
+        f"""def market_order({args}):
+    if not (side.__class__ is Side and tif.__class__ is TimeInForce and tif is not _GTD
+            and qty.__class__ is float and 0.0 < qty < _INF):
+        return Order(id, symbol, side, qty, tif=tif, expire_ts=expire_ts, tag=tag,
+                     strategy_id=strategy_id, ts_init=ts_init)
+    o = _new(Order)
+"""
         + "\n".join(lines)
         + "\n    return o"
     )
     exec(src, env)  # the source is built above from the dataclass fields only
-    return env["make"]
+    return env["market_order"]
 
 
-_make_market_order = _market_order_maker()
+_MARKET_ORDER_DOC = """``Order(id, symbol, side, qty, tif=..., ...)`` of type MARKET in less than
+half the time, for the inputs the constructor would take as they are (the hot path of every
+strategy's market orders); anything else goes through the constructor, which coerces or
+refuses it."""
 
+if TYPE_CHECKING:  # the signature of the generated function
 
-def market_order(
-    id: str,
-    symbol: str,
-    side: Side,
-    qty: float,
-    tif: TimeInForce,
-    expire_ts: int,
-    tag: str,
-    strategy_id: str,
-    ts_init: int,
-) -> Order:
-    """``Order(id, symbol, side, qty, tif=..., ...)`` of type MARKET, in less than half the time
-    for the inputs the constructor would take as they are (the hot path of every strategy's
-    market orders); anything else goes through the constructor, which coerces or refuses it."""
-    if (
-        side.__class__ is Side
-        and tif.__class__ is TimeInForce
-        and tif is not _TIF.GTD
-        and 0.0 < qty < math.inf
-        and qty.__class__ is float
-    ):
-        return _make_market_order(id, symbol, side, qty, tif, expire_ts, tag, strategy_id, ts_init)
-    return Order(
-        id, symbol, side, qty, tif=tif, expire_ts=expire_ts, tag=tag, strategy_id=strategy_id,
-        ts_init=ts_init,
-    )  # fmt: skip
+    def market_order(
+        id: str,
+        symbol: str,
+        side: Side,
+        qty: float,
+        tif: TimeInForce,
+        expire_ts: int,
+        tag: str,
+        strategy_id: str,
+        ts_init: int,
+    ) -> Order: ...
+
+else:
+    market_order = _market_order_maker()
+    market_order.__doc__ = _MARKET_ORDER_DOC
