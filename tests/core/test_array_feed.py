@@ -14,7 +14,7 @@ import pytest
 from ost_lab.core import Bar, Engine, ListFeed, RunControl, SimulatedBroker, Strategy
 from ost_lab.core.array_feed import ArrayFeed
 from ost_lab.core.portfolio import Portfolio
-from ost_lab.core.risk import RiskEngine, RiskLimits
+from ost_lab.core.risk import RiskEngine, RiskLimits, StaleFeedWatchdog
 from ost_lab.core.sim_broker import Commission
 
 MIN = 60_000_000_000
@@ -114,6 +114,44 @@ def test_array_replay_equals_bar_by_bar(daily_loss: float) -> None:
     assert s_got.seen == s_ref.seen  # same bars, history, position, time and equity in hooks
     assert p_got == p_ref
     assert list(s_got.data) == list(s_ref.data)
+
+
+class Swing(Strategy):
+    """Holds a large position and trades every bar: a daily-loss halt shows on its next order."""
+
+    def on_bar(self, bar: Bar) -> None:
+        self.buy(4000) if self.position <= 0 else self.sell(8000)
+
+
+@pytest.mark.parametrize("daily_loss", [math.inf, 15.0])
+@pytest.mark.parametrize("paused", [False, True])
+def test_one_symbol_several_strategies_equal_bar_by_bar(daily_loss: float, paused: bool) -> None:
+    """A single-symbol feed (its loop names each strategy's parts directly) against
+    ``Engine.process``: two strategies with their own warm-ups, the daily-loss rule on and off,
+    a paused watchdog (hooks not called) or none."""
+    cols = [columns("AAA", 400, 9)]
+
+    def go(feed: Any) -> tuple[Any, list[Any]]:
+        ss: list[Any] = [Busy(name="a", warmup=3), Busy(name="b", warmup=40), Swing()]
+        wd = StaleFeedWatchdog(max_silence_ns=1) if paused else None
+        if wd is not None:  # stale: paused until data arrives (a replay feeds it none)
+            assert not wd.check(0) and wd.check(10**18)
+        res = Engine(
+            ss, feed, SimulatedBroker(commission=Commission(bps=5.0)), initial_cash=1e6,
+            risk=RiskEngine(RiskLimits(max_daily_loss_bps=daily_loss)), watchdog=wd,
+        ).run()  # fmt: skip
+        return res, [s.seen for s in ss[:2]]
+
+    (ref, seen_ref), (got, seen_got) = go(ListFeed(bars_of(cols))), go(ArrayFeed(cols))
+    same(got, ref)
+    assert seen_got == seen_ref and got.rejections == ref.rejections
+    if daily_loss < math.inf and not paused:  # the halt was reached, and refused orders
+        assert any(rej.rule == "daily_loss" for _, rej in got.rejections)
+    if paused:  # no hook ran, so nothing traded
+        assert len(got.fills) == 0 and seen_got == [[], []]
+    else:  # the halt stops the trading early in the day, where it is set
+        assert len(got.fills) > (20 if daily_loss == math.inf else 0)
+        assert len(seen_got[1]) == 400 - 39
 
 
 def test_ties_across_symbols_keep_one_equity_point_per_ts() -> None:
