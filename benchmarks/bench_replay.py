@@ -303,7 +303,7 @@ def run(quick: bool) -> list[Row]:
         t_hand, t_kernel = _best_pair(
             lambda: hand_loop(o, c, cash, FEE_BPS, SLIP_BPS, units),  # noqa: B023
             lambda: bt.run(params=params),  # noqa: B023
-            7,
+            15,  # ~0.1 s each: enough turns for both to reach their uncontended time
         )
         hand, kernel = len(c) / t_hand, len(c) / t_kernel
         label = (
