@@ -98,12 +98,11 @@ def make_bar_loop(
                     f"for ind, fields in each{j}:",
                     "    ind.update(*[getattr(bar, f) for f in fields])",
                 ]
-            body += [
-                f"if k >= {int(last_warmup)}{not_paused}:",
-                f"    on_bar{j}(bar)",
-                "    if local or queue:",
-                "        drain()",
-            ]
+            hook = [f"on_bar{j}(bar)", "if local or queue:", "    drain()"]
+            if last_warmup >= 0 or watched:  # else the hook runs on every bar
+                cond = f"k >= {int(last_warmup)}{not_paused}"
+                hook = [f"if {cond}:"] + [f"    {line}" for line in hook]
+            body += hook
     else:
         body += [
             "for on_bar, h, last_warmup, whole, each in subs[sym]:",
@@ -123,7 +122,9 @@ def make_bar_loop(
     if per_bar:
         body.append("risk.on_equity(ts, pf.record(ts))")
     body.append("n += 1")
-    src = "def loop(bars, n):\n    for bar in bars:\n"
+    # everything the loop reads is a default of its own (a local: the cheapest load)
+    names = ", ".join(f"{name}={name}" for name in env)
+    src = f"def loop(bars, n, *, {names}):\n    for bar in bars:\n"
     src += "".join(f"        {line}\n" for line in body)
     src += "    return n, False\n"
     exec(compile(src, "<ost_lab bar loop>", "exec"), env)  # built above from fixed lines only
