@@ -327,8 +327,9 @@ class Engine:
         if freeze:
             gc.freeze()
         try:
+            single = feed.symbols[0] if feed.order is None and feed.symbols else None
             loop = make_bar_loop(
-                self, subs, feed.symbols[0] if feed.order is None else None,
+                self, subs, single,
                 working=working, latest=latest, match=match, queue=queue, per_bar=per_bar,
             )  # fmt: skip
             for bars in feed.chunks(step):

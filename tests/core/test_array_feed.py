@@ -154,6 +154,18 @@ def test_one_symbol_several_strategies_equal_bar_by_bar(daily_loss: float, pause
         assert len(seen_got[1]) == 400 - 39
 
 
+@pytest.mark.parametrize("n_bars", [0, 1])
+def test_a_feed_with_no_symbol_or_few_bars_runs_as_the_bar_loop(n_bars: int) -> None:
+    full = columns("AAA", 5, 1)
+    few = Cols(full.symbol, *(getattr(full, f)[:n_bars] for f in list(Cols.__annotations__)[1:]))
+    for cols in ([], [few]):
+        ref, s_ref, p_ref = run(ListFeed(bars_of(cols)))
+        got, s_got, p_got = run(ArrayFeed(cols))
+        same(got, ref)
+        assert got.status == "completed" and got.n_events == len(bars_of(cols))
+        assert s_got.seen == s_ref.seen and p_got == p_ref
+
+
 def test_ties_across_symbols_keep_one_equity_point_per_ts() -> None:
     cols = [columns("AAA", 200, 3), columns("BBB", 200, 4)]  # same timestamps
     ref, _, _ = run(ListFeed(bars_of(cols)))
