@@ -163,7 +163,6 @@ class Engine:
         self._held: dict[str, _Held] = {}
         self._local: list[BrokerEvent] = []  # engine-made events, drained with the broker's
         self._ids = OrderIdGenerator()
-        self.new_order_id = self._ids  # type: ignore[method-assign]  # (no method frame per order)
         self._cursor = 0  # index of the event being handled (array runs)
         queue = getattr(self.broker, "event_queue", None)  # optional, see core.broker.Broker
         self._queue: list[BrokerEvent] | None = queue if isinstance(queue, list) else None
@@ -369,7 +368,7 @@ class Engine:
         if order.tag not in tags:
             tags.append(order.tag)
             self.portfolio.version += 1  # the strategy's position now sums one more book
-        self.orders[order.id] = self._live[order.id] = order  # as _register
+        self._register(order)
         if order.tif is _TIF.DAY and order.expire_ts < 0:
             order.expire_ts = self.session_end(self.now)
         if order.parent_id:

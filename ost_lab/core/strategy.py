@@ -484,15 +484,11 @@ class Strategy:
 
     def buy(self, qty: float, symbol: str | None = None, **kw: Any) -> Order:
         """Buy ``qty`` (see :meth:`order` for keywords)."""
-        return (
-            self.order(_SIDE.BUY, qty, symbol, **kw) if kw else self.order(_SIDE.BUY, qty, symbol)
-        )
+        return self.order(_SIDE.BUY, qty, symbol, **kw)
 
     def sell(self, qty: float, symbol: str | None = None, **kw: Any) -> Order:
         """Sell ``qty`` (see :meth:`order` for keywords)."""
-        return (
-            self.order(_SIDE.SELL, qty, symbol, **kw) if kw else self.order(_SIDE.SELL, qty, symbol)
-        )
+        return self.order(_SIDE.SELL, qty, symbol, **kw)
 
     def target_position(
         self,

@@ -116,9 +116,8 @@ class VenueBroker(SimulatedBroker):
         symbol's multiplier)."""
         pf = self.portfolio
         assert pf is not None
-        cash = pf.account.cash
-        held = pf.positions.get(symbol)
-        pos = 0.0 if held is None else held.qty  # as Portfolio.position(symbol)
+        cash = pf.cash
+        pos = pf.position(symbol)
         for ev in self._events:
             if isinstance(ev, FillEvent):
                 sq = float(ev.side) * ev.qty  # as FillEvent.signed_qty
