@@ -52,7 +52,13 @@ notebooks: setup
 browser: setup chromium
 	$(BIN)/python -m pytest tests -m browser
 
-bench: setup
+# The benchmark's peers (vectorbt, backtesting.py) come with the `bench` extra.
+BENCH_STAMP := $(VENV)/.ost_lab-bench-installed
+$(BENCH_STAMP): pyproject.toml | $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[test,sweeps,bench]"
+	touch $@
+
+bench: setup $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks
 
 # Browser tests drive Debian's chromium; install it when missing and we may.
