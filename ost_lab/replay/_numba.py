@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from ost_lab.paths import cache_dir
 
@@ -34,7 +34,7 @@ from numba.extending import intrinsic as _intrinsic
 
 from ost_lab.core import matching
 
-__all__ = ["M", "jit", "jit_noalias", "prefetch", "vjit", "vjit_inline", "vjit_noalias"]
+__all__ = ["M", "jit", "jit_noalias", "nonneg", "prefetch", "vjit", "vjit_inline", "vjit_noalias"]
 
 #: ``numba.njit(cache=True)``: the decorator for every replay kernel.
 jit: Callable[[Callable[..., Any]], Any] = numba.njit(cache=True)
@@ -99,3 +99,25 @@ def prefetch(typingctx: Any, arr: Any, idx: Any) -> Any:
         return context.get_dummy_value()
 
     return _types.void(arr, idx), codegen
+
+
+@_intrinsic
+def _nonneg(typingctx: Any, idx: Any) -> Any:
+    """``idx``, with the compiler told that it is ``>= 0`` (``llvm.assume``), so array reads
+    at it skip numba's negative-index wraparound. The caller guarantees it: a negative value
+    is undefined behaviour."""
+    if not isinstance(idx, _types.Integer) or not getattr(idx, "signed", False):
+        return None
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        (value,) = args
+        fnty = _ir.FunctionType(_ir.VoidType(), [_ir.IntType(1)])
+        fn = _cgutils.get_or_insert_function(builder.module, fnty, "llvm.assume")
+        builder.call(fn, [builder.icmp_signed(">=", value, value.type(0))])
+        return value
+
+    return idx(idx), codegen
+
+
+#: :func:`_nonneg`, typed for callers (an index the caller knows is ``>= 0``, jitted code only).
+nonneg = cast(Callable[[int], int], _nonneg)

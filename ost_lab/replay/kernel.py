@@ -59,8 +59,11 @@ _LOOP = """
 def {fn}(i0, i1, o, h, lo, c, v, ts, tsc, dend, bid, ask, acct, state, params, out, ords,
          olog, fills, cfg, equity, room):
     mult = cfg[MULT]
+    if i0 < 0:
+        raise ValueError("replay chunk starts before bar 0")
     i = i0
     while i < i1:
+        i = nonneg(i)  # from i0 >= 0 up: array reads at i need no negative-index wraparound
         if acct[NW] > 0:  # orders working: match them against this bar first
             match_orders(i, o, h, lo, c, v, bid, ask, ords, olog, fills, acct, cfg)
         # cash and position change only at fills: while no order works, the kernel runs bar
@@ -70,6 +73,7 @@ def {fn}(i0, i1, o, h, lo, c, v, ts, tsc, dend, bid, ask, acct, state, params, o
         cash = acct[CASH]
         pos = acct[POS]
         while True:
+            i = nonneg(i)
             eq = cash + pos * c[i] * mult
             acct[EQUITY] = eq
             n = kernel(i, o, h, lo, c, v, acct, state, params, out)
@@ -92,7 +96,7 @@ def {fn}(i0, i1, o, h, lo, c, v, ts, tsc, dend, bid, ask, acct, state, params, o
 
 _TEMPLATE = (
     '"""Generated replay loop for kernel {name} (ost_lab.replay.kernel)."""\n'
-    "from ost_lab.replay._numba import jit_noalias, prefetch, vjit_noalias\n"
+    "from ost_lab.replay._numba import jit_noalias, nonneg, prefetch, vjit_noalias\n"
     "from ost_lab.replay.venue import EQUITY, CASH, POS, MULT, NW, NF, NO, match_orders, submit\n"
     "\n"
     "kernel = None  # bound by ost_lab.replay.kernel before the first call\n"

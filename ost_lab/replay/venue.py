@@ -25,7 +25,7 @@ import numpy.typing as npt
 from ost_lab.replay import commission as _commission
 from ost_lab.replay import sizing as _sizing
 from ost_lab.replay import slippage as _slippage
-from ost_lab.replay._numba import M, vjit_inline
+from ost_lab.replay._numba import M, nonneg, vjit_inline
 
 F64 = npt.NDArray[np.float64]
 
@@ -70,6 +70,13 @@ _trail_update = M["trailing_stop_update"]
 
 
 @vjit_inline
+def row(x: float) -> int:
+    """A row index or count kept in a float64 table (never negative): as an int the compiler
+    knows is ``>= 0``, so the tables are indexed without negative-index wraparound."""
+    return nonneg(int(x))
+
+
+@vjit_inline
 def _is_slipped(typ: int) -> bool:
     return typ == 0 or typ == 2 or typ == 4 or typ == 6
 
@@ -85,7 +92,7 @@ def book_fill(
     c = fee(qty, price, mult, cfg[PER_UNIT], cfg[BPS], cfg[MIN_FEE])
     acct[CASH] -= side * qty * price * mult + c
     acct[POS] += side * qty
-    nf = int(acct[NF])
+    nf = row(acct[NF])
     fills[nf, F_BAR] = i
     fills[nf, F_AT_OPEN] = 1.0 if at_open else 0.0
     fills[nf, F_QTY] = side * qty
@@ -94,7 +101,7 @@ def book_fill(
     fills[nf, F_OID] = ords[k, OID]
     acct[NF] = nf + 1
     ords[k, QTY] -= qty
-    oid = int(ords[k, OID])
+    oid = row(ords[k, OID])
     olog[oid, O_FILLED] += qty
     olog[oid, O_VALUE] += qty * price
     if ords[k, QTY] <= 1e-9:
@@ -119,9 +126,9 @@ def try_fill(
         )
         ords[k, QTY] = q
         ords[k, MODE] = QTY_UNITS
-        olog[int(ords[k, OID]), O_QTY] = q
+        olog[row(ords[k, OID]), O_QTY] = q
         if q <= 0.0:
-            olog[int(ords[k, OID]), O_STATUS] = CANCELED
+            olog[row(ords[k, OID]), O_STATUS] = CANCELED
             return pool
     leaves = ords[k, QTY]
     qty = leaves if leaves < pool else pool
@@ -155,7 +162,7 @@ def match_orders(
     (``cfg[VOL_FRAC]`` of the bar's volume), then drop finished orders. Several orders are
     matched in the order the bar reaches them (core's ``fill_rank``: ties, and quote ticks,
     keep submission order), as core's broker does."""
-    nw = int(acct[NW])
+    nw = row(acct[NW])
     quotes = cfg[QUOTES] > 0
     vol = _bar_volume(i, v, cfg)
     pool = 1e300  # what _fill_quantity gives without a cap (no call on the common path)
@@ -217,7 +224,7 @@ def _match_one(
     Quote ticks (``cfg[QUOTES]``) are one-price bars at the touch: the ask for buys, the bid
     for sells (the mid in ``o``..``c`` when that side is missing), as core's broker does."""
     if ords[k, EXPIRE] <= i:  # DAY / GTD: its time ran out before this bar opened
-        olog[int(ords[k, OID]), O_STATUS] = EXPIRED
+        olog[row(ords[k, OID]), O_STATUS] = EXPIRED
         ords[k, QTY] = 0.0
         return pool, True
     side = int(ords[k, SIDE])
@@ -245,7 +252,7 @@ def _match_one(
     if not math.isnan(price):
         pool = try_fill(i, k, price, price == op, vol, pool, ords, olog, fills, acct, cfg)
         changed = True
-    oid = int(ords[k, OID])
+    oid = row(ords[k, OID])
     if olog[oid, O_STATUS] != WORKING:
         ords[k, QTY] = 0.0
         return pool, True
@@ -263,7 +270,7 @@ def _match_one(
 @vjit_inline
 def compact(ords: F64, acct: F64) -> None:
     """Remove finished working orders (leaves 0), keeping submission order; update PENDING."""
-    nw = int(acct[NW])
+    nw = row(acct[NW])
     j = 0
     pending = 0.0
     for k in range(nw):
@@ -331,12 +338,12 @@ def submit(
         if out[r, TYPE] == CANCEL_ALL:
             for k in range(int(acct[NW])):
                 if ords[k, QTY] > 0.0:
-                    olog[int(ords[k, OID]), O_STATUS] = CANCELED
+                    olog[row(ords[k, OID]), O_STATUS] = CANCELED
                     ords[k, QTY] = 0.0
             compact(ords, acct)
             continue
-        nw = int(acct[NW])
-        oid = int(acct[NO])
+        nw = row(acct[NW])
+        oid = row(acct[NO])
         acct[NO] = oid + 1
         for col in range(OUT_COLS):
             ords[nw, col] = out[r, col]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pandas as pd
+import pytest
 from replay_helpers import bars
 
-from ost_lab.replay import Backtest, order
-from ost_lab.replay._numba import jit
+from ost_lab.replay import Backtest, backtest, order
+from ost_lab.replay._numba import jit, nonneg
 from ost_lab.replay.kernel import runner_for
 
 
@@ -99,3 +101,24 @@ def test_state_never_shares_memory_with_params() -> None:
     assert params.tolist() == [3.0]
     assert res.orders["qty"].tolist() == [3.0] * 10
     assert runner_for(_counting_kernel).fn.targetoptions.get("_ost_noalias") is True  # type: ignore[attr-defined]
+
+
+def test_chunk_starting_before_bar_zero_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loop reads its arrays on the promise that bar indices are >= 0 (no negative-index
+    wraparound): a chunk starting before bar 0 is refused, not read out of bounds."""
+    real = backtest.runner_for(_counting_kernel)
+    monkeypatch.setattr(backtest, "runner_for", lambda k: lambda i0, *a: real(i0 - 1, *a))
+    with pytest.raises(ValueError, match="before bar 0"):
+        Backtest(_walk(20), _counting_kernel).run(params=[1.0])
+
+
+@jit
+def _read_at(a, i):  # type: ignore[no-untyped-def]
+    return a[nonneg(i)]
+
+
+def test_nonneg_passes_its_index_through() -> None:
+    a = np.arange(5.0)
+    assert [_read_at(a, i) for i in range(5)] == a.tolist()
+    with pytest.raises(numba.core.errors.TypingError):
+        _read_at(a, 1.5)  # integers only
