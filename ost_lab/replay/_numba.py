@@ -34,7 +34,17 @@ from numba.extending import intrinsic as _intrinsic
 
 from ost_lab.core import matching
 
-__all__ = ["M", "jit", "jit_noalias", "nonneg", "prefetch", "vjit", "vjit_inline", "vjit_noalias"]
+__all__ = [
+    "M",
+    "here",
+    "jit",
+    "jit_noalias",
+    "nonneg",
+    "prefetch",
+    "vjit",
+    "vjit_inline",
+    "vjit_noalias",
+]
 
 #: ``numba.njit(cache=True)``: the decorator for every replay kernel.
 jit: Callable[[Callable[..., Any]], Any] = numba.njit(cache=True)
@@ -121,3 +131,25 @@ def _nonneg(typingctx: Any, idx: Any) -> Any:
 
 #: :func:`_nonneg`, typed for callers (an index the caller knows is ``>= 0``, jitted code only).
 nonneg = cast(Callable[[int], int], _nonneg)
+
+
+@_intrinsic
+def _here(typingctx: Any, x: Any) -> Any:
+    """``x`` (a float), passed through an empty assembly statement the compiler must keep
+    where it is: what is computed from the result cannot be moved out of the branch it is in."""
+    if not isinstance(x, _types.Float) or getattr(x, "bitwidth", 0) != 64:
+        return None
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        i64 = _ir.IntType(64)
+        bits = builder.bitcast(args[0], i64)
+        kept = builder.asm(_ir.FunctionType(i64, [i64]), "", "=r,0", [bits], True)
+        return builder.bitcast(kept, _ir.DoubleType())
+
+    return x(x), codegen
+
+
+#: :func:`_here`, typed for callers (jitted code only). LLVM hoists costly pure arithmetic
+#: (a square root, a division) out of loops even from branches that never run; a value through
+#: ``here`` stays in its branch.
+here = cast(Callable[[float], float], _here)

@@ -25,7 +25,7 @@ import numpy.typing as npt
 from ost_lab.replay import commission as _commission
 from ost_lab.replay import sizing as _sizing
 from ost_lab.replay import slippage as _slippage
-from ost_lab.replay._numba import M, nonneg, vjit_inline
+from ost_lab.replay._numba import M, here, nonneg, vjit_inline
 
 F64 = npt.NDArray[np.float64]
 
@@ -119,8 +119,9 @@ def try_fill(
     typ = int(ords[k, TYPE])
     if ords[k, MODE] == QTY_FRACTION:
         px = price
-        if _is_slipped(typ):  # size at the price actually paid
-            px = slipped_price(side, price, 1.0, volume, int(cfg[SLIP_KIND]), cfg[SLIP_P])
+        if _is_slipped(typ):  # size at the price actually paid (the impact of one unit;
+            # ``here``: else its loop-invariant square root runs before every match)
+            px = slipped_price(side, price, here(1.0), volume, int(cfg[SLIP_KIND]), cfg[SLIP_P])
         q = fraction_qty(
             ords[k, QTY], acct[CASH], acct[POS], px, cfg[MULT], cfg[LOT], cfg[PER_UNIT], cfg[BPS]
         )

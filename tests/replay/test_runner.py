@@ -9,7 +9,7 @@ import pytest
 from replay_helpers import bars
 
 from ost_lab.replay import Backtest, backtest, order
-from ost_lab.replay._numba import jit, nonneg
+from ost_lab.replay._numba import here, jit, nonneg
 from ost_lab.replay.kernel import runner_for
 
 
@@ -122,3 +122,14 @@ def test_nonneg_passes_its_index_through() -> None:
     assert [_read_at(a, i) for i in range(5)] == a.tolist()
     with pytest.raises(numba.core.errors.TypingError):
         _read_at(a, 1.5)  # integers only
+
+
+@jit
+def _through_here(x):  # type: ignore[no-untyped-def]
+    return here(x)
+
+
+def test_here_passes_its_value_through_bit_for_bit() -> None:
+    for x in (0.0, -0.0, 1.0, -2.5e-300, 1e308, np.inf, -np.inf):
+        assert np.float64(_through_here(x)).tobytes() == np.float64(x).tobytes()
+    assert np.isnan(_through_here(np.nan))
