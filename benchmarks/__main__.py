@@ -37,9 +37,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"running {name} ...", file=sys.stderr, flush=True)
         rows.extend(module.run(quick=args.quick))
     print(format_table(rows))
-    failed = [r for r in rows if r.target is not None and not r.met]
+    failed = [r for r in rows if r.target is not None and not r.met and not r.aim]
+    missed = [r for r in rows if r.target is not None and not r.met and r.aim]
     if failed:
         print(f"\n{len(failed)} target(s) not met", file=sys.stderr)
+    if missed:
+        print(f"\n{len(missed)} aim(s) not reached", file=sys.stderr)
     return 0
 
 

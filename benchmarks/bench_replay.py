@@ -349,7 +349,7 @@ def run(quick: bool) -> list[Row]:
         rows.append(Row(label, "bars/s", event, "bars/s", f"backtesting.py ({n_bt // 1000}k bars)",
                         rate["backtesting.py short"]))  # fmt: skip
     rows.append(Row(label, "bars/s", event, "bars/s", "bare Python loop", rate["python"],
-                    target=0.5))  # fmt: skip
+                    target=0.5, aim=True))  # fmt: skip
 
     n_fresh = 1_000_000
     warm = _fresh_process(n_fresh)  # makes sure the cache is populated

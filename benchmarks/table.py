@@ -10,7 +10,9 @@ class Row:
     """A measurement next to a baseline measured in the same run.
 
     ``ratio`` is how many times better the measurement is than the baseline (higher is better,
-    whatever the unit); ``target`` is the ratio the project promises, or None for information only.
+    whatever the unit); ``target`` is the ratio the project promises, or None for information only;
+    with ``aim`` the ratio is one the project aims for without promising it (shown and counted
+    apart from the targets).
     """
 
     benchmark: str
@@ -21,6 +23,7 @@ class Row:
     baseline_value: float
     higher_is_better: bool = True
     target: float | None = None
+    aim: bool = False
 
     @property
     def ratio(self) -> float:
@@ -48,6 +51,8 @@ def format_table(rows: list[Row]) -> str:
     lines = [head, sep]
     for r in rows:
         target = f">= {r.target:g}x" if r.target is not None else "-"
+        if r.aim and r.target is not None:
+            target = "aim " + target
         met = "-" if r.target is None else ("yes" if r.met else "NO")
         lines.append(
             f"| {r.benchmark} | {r.measure} | {_fmt(r.value)} {r.unit} | {r.baseline} | "
