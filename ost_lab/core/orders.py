@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ost_lab.core.events import OrderEvent, new_order_event
 from ost_lab.core.types import TERMINAL_STATUSES as _TERMINAL
@@ -199,9 +199,16 @@ class Order:
         if status not in TRANSITIONS[prev]:
             raise IllegalTransition(f"order {self.id}: {prev.name} -> {status.name} is not allowed")
         if ts < self.ts_last:
-            raise ValueError(f"order {self.id}: event ts {ts} is before last event {self.ts_last}")
+            self._refuse_time(ts)
         if status in _PENDING and prev not in _PENDING:
             self._resume_status = prev
+        return self._record(status, prev, ts, reason)
+
+    def _refuse_time(self, ts: int) -> NoReturn:
+        raise ValueError(f"order {self.id}: event ts {ts} is before last event {self.ts_last}")
+
+    def _record(self, status: OrderStatus, prev: OrderStatus, ts: int, reason: str) -> OrderEvent:
+        """Move to ``status`` (checked by the caller) and record the event."""
         event = new_order_event((ts, self.id, status, prev, reason))
         self.status = status
         self.ts_last = ts
@@ -296,16 +303,11 @@ class Order:
         if target not in TRANSITIONS[prev]:
             raise IllegalTransition(f"order {self.id}: cannot fill while {prev.name}")
         if ts < self.ts_last:
-            self.apply(target, ts)  # raises as for any event before the last one
+            self._refuse_time(ts)
         prev_value = 0.0 if self.filled_qty == 0 else self.avg_fill_price * self.filled_qty
         self.avg_fill_price = (prev_value + price * qty) / new_filled
         self.filled_qty = self.qty if done else new_filled
-        # :meth:`apply`'s bookkeeping, its checks done above (a fill is never a pending state)
-        event = new_order_event((ts, self.id, target, prev, ""))
-        self.status = target
-        self.ts_last = ts
-        self.events.append(event)
-        return event
+        return self._record(target, prev, ts, "")  # a fill is never a pending state
 
 
 def link_oco(*orders: Order) -> None:

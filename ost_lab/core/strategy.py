@@ -405,15 +405,16 @@ class Strategy:
         limit -> LIMIT, stop -> STOP, both -> STOP_LIMIT, trail -> TRAILING_STOP, none ->
         MARKET; pass ``type`` for MARKET_IF_TOUCHED / LIMIT_IF_TOUCHED (``stop`` = trigger)."""
         ctx = self._ctx if self._ctx is not None else self.ctx
+        if side.__class__ is not Side:
+            side = Side(side)
+        if tif is not _TIF.GTC and not isinstance(tif, TimeInForce):
+            tif = TimeInForce[tif.upper()] if isinstance(tif, str) else TimeInForce(tif)
         if type is None and limit is stop is trail is None and not trail_percent:
             # the common case: a market order, prices and trailing fields at their defaults
-            if tif is not _TIF.GTC and not isinstance(tif, TimeInForce):
-                tif = TimeInForce[tif.upper()] if isinstance(tif, str) else TimeInForce(tif)
-            syms = self.symbols
             o = market_order(
                 ctx.new_order_id(),
-                symbol or (syms[0] if syms else self.default_symbol),
-                side if side.__class__ is Side else Side(side),
+                symbol or self.default_symbol,
+                side,
                 float(qty),
                 tif,
                 expire_ts,
@@ -435,12 +436,10 @@ class Strategy:
                 otype = _OT.MARKET
         else:
             otype = OrderType[type.upper()] if isinstance(type, str) else OrderType(type)
-        if not isinstance(tif, TimeInForce):
-            tif = TimeInForce[tif.upper()] if isinstance(tif, str) else TimeInForce(tif)
         o = Order(
             id=ctx.new_order_id(),
             symbol=symbol or self.default_symbol,
-            side=side if isinstance(side, Side) else Side(side),
+            side=side,
             qty=float(qty),
             type=otype,
             limit_price=math.nan if limit is None else float(limit),

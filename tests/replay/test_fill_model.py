@@ -165,6 +165,8 @@ def test_unknown_slippage_model_is_refused_when_made() -> None:
 
     with pytest.raises(ValueError, match="unknown slippage model"):
         SlippageModel("bogus")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown slippage model"):
+        SlippageModel.coerce(("bogus", 1.0))  # the (kind, param) form, as Backtest takes it
     assert [SlippageModel(k).code for k in ("none", "bps", "half_spread", "sqrt_impact")] == [
         0,
         1,
