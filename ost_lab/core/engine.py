@@ -162,7 +162,8 @@ class Engine:
         self._tags: dict[str, list[str]] = {s.name: [s.name] for s in self.strategies}
         self._held: dict[str, _Held] = {}
         self._local: list[BrokerEvent] = []  # engine-made events, drained with the broker's
-        self._ids = OrderIdGenerator()
+        #: Deterministic id for a new order (the generator itself: no method frame per order).
+        self.new_order_id: Callable[[], str] = OrderIdGenerator()
         self._cursor = 0  # index of the event being handled (array runs)
         queue = getattr(self.broker, "event_queue", None)  # optional, see core.broker.Broker
         self._queue: list[BrokerEvent] | None = queue if isinstance(queue, list) else None
@@ -355,10 +356,6 @@ class Engine:
         return status, n
 
     # ======================================================= context API
-    def new_order_id(self) -> str:
-        """Deterministic id for a new order."""
-        return self._ids()
-
     def submit_order(self, strategy: Strategy, order: Order) -> Order:
         """Risk-check and send an order (bracket children are held until their entry fills)."""
         sid = order.strategy_id = order.strategy_id or strategy.name
@@ -668,8 +665,10 @@ def _indicators_of(strategy: Strategy, symbol: str) -> list[tuple[Any, tuple[str
 
 
 def _overrides(strategy: Strategy, hook: str) -> bool:
-    """True when ``strategy`` defines ``hook`` itself (class or instance), not the no-op."""
-    return getattr(type(strategy), hook) is not getattr(Strategy, hook) or hook in vars(strategy)
+    """True when ``strategy`` defines ``hook`` itself (class or instance), not the no-op.
+
+    (Asked of the bound attribute, not ``vars(strategy)``: see ``Param.__set_name__``.)"""
+    return getattr(getattr(strategy, hook), "__func__", None) is not getattr(Strategy, hook)
 
 
 #: Allocations between young-generation collections during an array replay (Python's default

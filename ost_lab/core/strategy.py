@@ -73,10 +73,15 @@ class Param(Generic[T]):
         self.choices = tuple(choices) if choices is not None else None
         self.doc = doc
         self.name = ""
+        self._attr = ""  # where an instance keeps its value (see __set_name__)
         self.validate(default)
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
+        # An attribute of its own, not ``obj.__dict__[name]``: touching ``__dict__`` would
+        # make Python give up its fast attribute access for every attribute of the strategy
+        # (CPython 3.11: ``self.x`` in ``on_bar`` took the generic lookup).
+        self._attr = "_param_" + name
 
     @overload
     def __get__(self, obj: None, objtype: type | None = None) -> Param[T]: ...
@@ -85,10 +90,11 @@ class Param(Generic[T]):
     def __get__(self, obj: object | None, objtype: type | None = None) -> T | Param[T]:
         if obj is None:
             return self
-        return obj.__dict__.get(self.name, self.default)
+        value: T = getattr(obj, self._attr, self.default)
+        return value
 
     def __set__(self, obj: object, value: T) -> None:
-        obj.__dict__[self.name] = self.validate(value)
+        setattr(obj, self._attr, self.validate(value))
 
     def validate(self, value: Any) -> T:
         """Coerce ``value`` to the declared type and check range/choices; raise ValueError."""
@@ -483,11 +489,15 @@ class Strategy:
 
     def buy(self, qty: float, symbol: str | None = None, **kw: Any) -> Order:
         """Buy ``qty`` (see :meth:`order` for keywords)."""
-        return self.order(_SIDE.BUY, qty, symbol, **kw)
+        if kw:
+            return self.order(_SIDE.BUY, qty, symbol, **kw)
+        return self.order(_SIDE.BUY, qty, symbol)  # (a call without ** costs half)
 
     def sell(self, qty: float, symbol: str | None = None, **kw: Any) -> Order:
         """Sell ``qty`` (see :meth:`order` for keywords)."""
-        return self.order(_SIDE.SELL, qty, symbol, **kw)
+        if kw:
+            return self.order(_SIDE.SELL, qty, symbol, **kw)
+        return self.order(_SIDE.SELL, qty, symbol)  # (a call without ** costs half)
 
     def target_position(
         self,

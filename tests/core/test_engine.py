@@ -531,3 +531,18 @@ def test_run_result_feeds_core_metrics() -> None:
     perf = metrics.performance(r.equity, r.fills)
     assert perf["n_fills"] == len(r.fills)
     assert perf["total_return"] == pytest.approx(r.equity.iloc[-1] / 1e5 - 1.0)
+
+
+def test_hooks_assigned_on_an_instance_are_heard() -> None:
+    heard: list[str] = []
+
+    class Buyer(Strategy):
+        def on_bar(self, bar: Bar) -> None:
+            if not heard and self.position == 0:
+                self.buy(1)
+
+    s = Buyer()
+    s.on_fill = lambda fill: heard.append(f"fill {fill.qty:g}")  # type: ignore[method-assign]
+    s.on_order = lambda order, event: heard.append(event.status.name)  # type: ignore[method-assign]
+    Engine(s, ListFeed(make_bars(BARS))).run()
+    assert heard == ["SUBMITTED", "ACCEPTED", "fill 1", "FILLED"]

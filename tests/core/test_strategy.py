@@ -3,7 +3,9 @@ under random strategies (hypothesis)."""
 
 from __future__ import annotations
 
+import dis
 import math
+import sys
 from typing import Any
 
 import numpy as np
@@ -279,3 +281,45 @@ def test_portfolio_invariants_after_every_event(seed: int, steps: list[int], tim
 def test_order_is_plain_data() -> None:
     o = Order(id="a", symbol="AAA", side=1, qty=1)  # type: ignore[arg-type]
     assert o.signed_qty == 1 and o.leaves_qty == 1 and not o.is_open
+
+
+class Tracker(Strategy):
+    """Reads and writes its own attributes on every bar, as user strategies do."""
+
+    n = Param(3, min=1)
+
+    def on_start(self) -> None:
+        self._seen = 0
+        self._last = math.nan
+
+    def on_bar(self, bar: Bar) -> None:
+        self._seen = self._seen + 1
+        self._last = bar.close
+
+
+def test_param_values_live_on_the_instance_without_touching_its_dict() -> None:
+    s = Tracker(n=5)
+    assert s.n == 5 and Tracker().n == 3 and Tracker.n.default == 3
+    s.n = 7
+    assert s.n == 7 and s.param_values() == {"n": 7}
+    with pytest.raises(ValueError):
+        s.n = 0
+    assert s.n == 7
+
+
+@pytest.mark.skipif(
+    sys.implementation.name != "cpython" or sys.version_info[:2] not in ((3, 11), (3, 12)),
+    reason="instruction names of CPython 3.11-3.12's specializing interpreter",
+)
+def test_strategy_attributes_keep_the_fast_path_after_a_run() -> None:
+    # Parameters and the engine's hook check must not materialise the instance __dict__:
+    # then ``self._seen`` in on_bar is a specialised instance-value access, not a dict lookup.
+    s = Tracker(n=4)
+    Engine(s, ListFeed(bars_for("X", [100.0 + i % 7 for i in range(400)]))).run()
+    assert s._seen == 400 and s.n == 4
+    ops = {
+        i.argval: i.opname
+        for i in dis.get_instructions(Tracker.on_bar, adaptive=True)
+        if i.argval in ("_seen", "_last")
+    }
+    assert ops == {"_seen": "STORE_ATTR_INSTANCE_VALUE", "_last": "STORE_ATTR_INSTANCE_VALUE"}
