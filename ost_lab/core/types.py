@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import Enum, IntEnum
-from types import SimpleNamespace
+from types import ModuleType
 from typing import Any
 
 __all__ = [
@@ -141,6 +141,10 @@ def members_of(enum: type[Enum]) -> Any:
     """The members of ``enum`` as plain attributes (the same member objects).
 
     For hot paths: on Python 3.11 reading ``OrderType.MARKET`` goes through the enum class's
-    attribute machinery (~150 ns); a namespace attribute costs ~20 ns.
+    attribute machinery (~150 ns). The members are attributes of a module object, the one kind
+    of namespace whose attribute reads Python 3.11 specialises (~7 ns; ~23 ns from a
+    ``SimpleNamespace``).
     """
-    return SimpleNamespace(**enum.__members__)
+    members = ModuleType(f"{enum.__qualname__} members")
+    members.__dict__.update(enum.__members__)
+    return members
