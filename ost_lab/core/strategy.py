@@ -80,7 +80,7 @@ class Param(Generic[T]):
         self.name = name
         # An attribute of its own, not ``obj.__dict__[name]``: touching ``__dict__`` would
         # make Python give up its fast attribute access for every attribute of the strategy
-        # (CPython 3.11: ``self.x`` in ``on_bar`` took the generic lookup).
+        # (CPython 3.11: every ``self.x`` in ``on_bar`` would take the generic lookup).
         self._attr = "_param_" + name
 
     @overload
@@ -489,15 +489,11 @@ class Strategy:
 
     def buy(self, qty: float, symbol: str | None = None, **kw: Any) -> Order:
         """Buy ``qty`` (see :meth:`order` for keywords)."""
-        if kw:
-            return self.order(_SIDE.BUY, qty, symbol, **kw)
-        return self.order(_SIDE.BUY, qty, symbol)  # (a call without ** costs half)
+        return self.order(_SIDE.BUY, qty, symbol, **kw)
 
     def sell(self, qty: float, symbol: str | None = None, **kw: Any) -> Order:
         """Sell ``qty`` (see :meth:`order` for keywords)."""
-        if kw:
-            return self.order(_SIDE.SELL, qty, symbol, **kw)
-        return self.order(_SIDE.SELL, qty, symbol)  # (a call without ** costs half)
+        return self.order(_SIDE.SELL, qty, symbol, **kw)
 
     def target_position(
         self,

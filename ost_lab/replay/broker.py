@@ -148,10 +148,6 @@ def submit_fraction(
         raise RuntimeError("fraction orders need ost_lab.replay's VenueBroker")
     if side != 1 and side != -1:
         raise ValueError(f"side must be +1 (buy) or -1 (sell), got {side!r}")
-    s = _SIDE.BUY if side > 0 else _SIDE.SELL
-    if kw:
-        o = strategy.order(s, 1.0, symbol, submit=False, **kw)
-    else:  # (a call without ** costs half)
-        o = strategy.order(s, 1.0, symbol, submit=False)
+    o = strategy.order(_SIDE.BUY if side > 0 else _SIDE.SELL, 1.0, symbol, submit=False, **kw)
     broker.register_fraction(o, fraction)
     return ctx.submit_order(strategy, o)
